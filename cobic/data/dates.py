@@ -1,0 +1,50 @@
+"""Date conventions: ages in whole years, 18th birthdays, English financial years.
+
+* Age on a date is the number of birthdays passed; a child born on 29 February has birthdays
+  on 1 March in other years (the UK legal convention).
+* A collection year (and financial year) ``Y`` runs from 1 April ``Y-1`` to 31 March ``Y``
+  and is named by the year it ends in: 2024 is 2023-24.
+* An episode covers the days ``DECOM <= day < DEC``: a child is not looked after on the day an
+  episode ends, so the stock on 31 March excludes children who left that day.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+__all__ = ["age_on", "birthday", "year_start", "year_end", "collection_year_of"]
+
+
+def age_on(dob: pl.Expr, on: pl.Expr) -> pl.Expr:
+    """Age in whole years on date ``on`` for a child born ``dob`` (polars expressions)."""
+    not_yet = (on.dt.month().cast(pl.Int32) * 100 + on.dt.day().cast(pl.Int32)) < (
+        dob.dt.month().cast(pl.Int32) * 100 + dob.dt.day().cast(pl.Int32)
+    )
+    return (on.dt.year().cast(pl.Int32) - dob.dt.year().cast(pl.Int32) - not_yet.cast(pl.Int32))
+
+
+def birthday(dob: pl.Expr, years: int) -> pl.Expr:
+    """The date of the ``years``-th birthday (29 February births: 1 March in common years)."""
+    y = dob.dt.year().cast(pl.Int32) + years
+    m = dob.dt.month().cast(pl.Int32)
+    d = dob.dt.day().cast(pl.Int32)
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    feb29 = (m == 2) & (d == 29)
+    return (pl.when(feb29 & ~leap).then(pl.date(y, 3, 1)).otherwise(pl.date(y, m, d)))
+
+
+def year_start(year: int) -> date:
+    """1 April that starts collection/financial year ``year`` (named by its ending year)."""
+    return date(year - 1, 4, 1)
+
+
+def year_end(year: int) -> date:
+    """31 March that ends collection/financial year ``year``."""
+    return date(year, 3, 31)
+
+
+def collection_year_of(d: pl.Expr) -> pl.Expr:
+    """The collection/financial year (named by the year it ends) that date ``d`` falls in."""
+    return d.dt.year().cast(pl.Int32) + (d.dt.month() >= 4).cast(pl.Int32)

@@ -1,0 +1,439 @@
+"""Read SSDA903 returns: validate, stitch years, de-duplicate, resolve overlaps, report.
+
+Input is either a folder of yearly files (``YYYY-header.csv`` and ``YYYY-episodes.csv``) or one
+combined CSV holding the header and episode columns on each episode row.
+
+Everything that is checked is a rule with an id (see :mod:`cobic.schemas`). Rules a file must
+meet (dates, codes, DEC >= DECOM, plausible dates of birth, ...) raise :class:`DataError` with
+every problem listed and nothing produced. Things with one sensible resolution are resolved and
+*reported*: the quality table has one row for every raw row read, with its outcome
+
+* ``kept`` (possibly with a ``change``: e.g. an overlap resolved),
+* ``merged`` (the same episode or child re-reported in a later return; the later one is kept),
+* ``dropped`` (an exact duplicate row within one file),
+
+so ``kept + merged + dropped = read`` for every file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from cobic.codes import CodeSets, default_codes
+from cobic.data.csvio import LINE, read_text_csv
+from cobic.data.dates import birthday, year_end, year_start
+from cobic.errors import DataError, Problem
+from cobic.schemas import (
+    DATE_FORMAT,
+    EPISODE_COLUMNS,
+    EPISODE_REQUIRED,
+    HEADER_COLUMNS,
+    HEADER_REQUIRED,
+    episodes_schema,
+    header_schema,
+    raw_episodes_schema,
+    raw_header_schema,
+    validate_to_problems,
+)
+
+__all__ = ["SSDA903", "read_ssda903", "find_yearly_files"]
+
+_FILE_RE = re.compile(r"^(\d{4})-(header|episodes)\.csv$", re.I)
+
+
+@dataclass(frozen=True)
+class SSDA903:
+    """Clean, stitched SSDA903 data for one local authority.
+
+    Attributes
+    ----------
+    episodes
+        One row per episode (``CHILD, DECOM, DEC, RNE, LS, CIN, PLACE, PLACE_PROVIDER, REC, ...``)
+        plus ``placement_group``, ``short_break`` and the source ``file``/``line``. ``DEC`` is
+        null for episodes open at ``extract_end``.
+    header
+        One row per child (``CHILD, SEX, DOB, ...``).
+    quality
+        One row per raw row read: ``table, file, line, CHILD, outcome, change, detail``.
+    collection_years
+        The collection years covered, named by the year they end (31 March).
+    extract_end
+        The last day covered (31 March of the last collection year).
+    year_label
+        How the yearly files were named: ``"ending"`` (``2022-...`` holds 2021-22, the DfE
+        convention) or ``"starting"`` (``2021-...`` holds 2021-22).
+    """
+
+    episodes: pl.DataFrame
+    header: pl.DataFrame
+    quality: pl.DataFrame
+    collection_years: tuple[int, ...]
+    extract_end: date
+    year_label: str
+    source: str
+    codes: CodeSets
+
+    @property
+    def data_start(self) -> date:
+        """The first day covered: 1 April of the first collection year."""
+        return year_start(self.collection_years[0])
+
+    def quality_summary(self) -> pl.DataFrame:
+        """Rows read, kept, merged, dropped and changed, per file."""
+        q = self.quality
+        return (
+            q.group_by("table", "file", maintain_order=True)
+            .agg(
+                read=pl.len(),
+                kept=(pl.col("outcome") == "kept").sum(),
+                merged=(pl.col("outcome") == "merged").sum(),
+                dropped=(pl.col("outcome") == "dropped").sum(),
+                changed=pl.col("change").is_not_null().sum(),
+            )
+            .sort("table", "file")
+        )
+
+    def quality_report(self) -> pl.DataFrame:
+        """The rows of ``quality`` that were not simply kept unchanged."""
+        return self.quality.filter((pl.col("outcome") != "kept") | pl.col("change").is_not_null())
+
+
+def find_yearly_files(folder: Path) -> dict[int, dict[str, Path]]:
+    """Map year label -> {'header': path, 'episodes': path} for the files in ``folder``."""
+    found: dict[int, dict[str, Path]] = {}
+    for p in sorted(folder.iterdir()):
+        m = _FILE_RE.match(p.name)
+        if m and p.is_file():
+            found.setdefault(int(m.group(1)), {})[m.group(2).lower()] = p
+    return found
+
+
+def read_ssda903(
+    path: Path | str,
+    *,
+    codes: CodeSets | None = None,
+    year_label: str = "auto",
+) -> SSDA903:
+    """Read, check and stitch SSDA903 returns from a folder of yearly files or one combined file.
+
+    Parameters
+    ----------
+    path
+        A folder with ``YYYY-header.csv`` and ``YYYY-episodes.csv`` per year, or one CSV file
+        with the header and episode columns on each row.
+    codes
+        Code sets and groupings (default: ``models/ssda903.toml``).
+    year_label
+        ``"ending"``, ``"starting"`` or ``"auto"``: whether ``YYYY`` in a file name is the year
+        the collection year ends in (DfE convention) or starts in. ``auto`` decides from the
+        dates: a file whose episodes start after 31 March ``YYYY`` must be labelled by its start.
+
+    Raises
+    ------
+    DataError
+        Listing every problem (file, line, column, rule) when the input is not usable.
+    """
+    codes = codes or default_codes()
+    path = Path(path)
+    if path.is_dir():
+        return _read_folder(path, codes, year_label)
+    if path.is_file():
+        return _read_combined(path, codes)
+    raise DataError([Problem(str(path), "file-missing", "no such file or folder")])
+
+
+# ------------------------------------------------------------------ folder of yearly files
+
+def _read_folder(folder: Path, codes: CodeSets, year_label: str) -> SSDA903:
+    files = find_yearly_files(folder)
+    if not files:
+        raise DataError([Problem(str(folder), "no-files",
+                                 "no files named YYYY-header.csv / YYYY-episodes.csv here")])
+    problems: list[Problem] = []
+    for y, pair in files.items():
+        for kind in ("header", "episodes"):
+            if kind not in pair:
+                problems.append(Problem(str(folder / f"{y}-{kind}.csv"), "file-missing",
+                                        f"year {y} has a {'episodes' if kind == 'header' else 'header'} "
+                                        f"file but no {kind} file"))
+    if problems:
+        raise DataError(problems)
+    labels = sorted(files)
+    gaps = [y for y in range(labels[0], labels[-1] + 1) if y not in files]
+    if gaps:
+        raise DataError([Problem(str(folder), "year-missing",
+                                 f"no files for year {y}: returns must be consecutive years")
+                         for y in gaps])
+
+    raw_eps: dict[int, pl.DataFrame] = {}
+    raw_hdr: dict[int, pl.DataFrame] = {}
+    for y in labels:
+        try:
+            raw_hdr[y] = read_text_csv(files[y]["header"], HEADER_REQUIRED,
+                                       optional=HEADER_COLUMNS)
+        except DataError as e:
+            problems += e.problems
+        try:
+            raw_eps[y] = read_text_csv(files[y]["episodes"], EPISODE_REQUIRED,
+                                       optional=EPISODE_COLUMNS)
+        except DataError as e:
+            problems += e.problems
+    if problems:
+        raise DataError(problems)
+
+    label = _infer_year_label(raw_eps, files, year_label)
+    shift = 0 if label == "ending" else 1
+    eps_frames, hdr_frames = [], []
+    for y in labels:
+        cy = y + shift
+        extra = [pl.lit(str(files[y]["episodes"])).alias("_file"), pl.lit(cy).alias("_cy"),
+                 pl.lit(year_start(cy)).alias("_year_start"), pl.lit(year_end(cy)).alias("_year_end")]
+        eps_frames.append(raw_eps[y].select(*EPISODE_COLUMNS, LINE).with_columns(extra))
+        extra[0] = pl.lit(str(files[y]["header"])).alias("_file")
+        hdr_frames.append(raw_hdr[y].select(*HEADER_COLUMNS, LINE).with_columns(extra))
+    years = tuple(y + shift for y in labels)
+    return _check_and_stitch(pl.concat(eps_frames), pl.concat(hdr_frames), codes, years, label,
+                             str(folder), per_year_headers=True)
+
+
+def _infer_year_label(raw_eps: dict[int, pl.DataFrame], files, year_label: str) -> str:
+    if year_label in ("ending", "starting"):
+        return year_label
+    if year_label != "auto":
+        raise ValueError(f"year_label must be 'ending', 'starting' or 'auto', got {year_label!r}")
+    votes = {}
+    for y, df in raw_eps.items():
+        latest = df.select(pl.col("DECOM").str.to_date(DATE_FORMAT, strict=False).max()).item()
+        votes[y] = "starting" if (latest is not None and latest > year_end(y)) else "ending"
+    kinds = set(votes.values())
+    if len(kinds) > 1:
+        raise DataError([Problem(str(files[y]["episodes"]), "year-label",
+                                 f"file named {y} {'has' if v == 'starting' else 'has no'} episodes "
+                                 f"starting after 31/03/{y}, unlike other years' files: name every "
+                                 "file by the year its collection year ends")
+                         for y, v in votes.items()])
+    return kinds.pop()
+
+
+# ------------------------------------------------------------------ one combined file
+
+def _read_combined(path: Path, codes: CodeSets) -> SSDA903:
+    raw = read_text_csv(path, tuple(dict.fromkeys(HEADER_REQUIRED + EPISODE_REQUIRED)),
+                        optional=tuple(dict.fromkeys(HEADER_COLUMNS + EPISODE_COLUMNS)))
+    latest = raw.select(
+        pl.max_horizontal(pl.col("DECOM").str.to_date(DATE_FORMAT, strict=False).max(),
+                          pl.col("DEC").str.to_date(DATE_FORMAT, strict=False).max())
+    ).item()
+    if latest is None:
+        raise DataError([Problem(str(path), "date-format", "no readable DECOM dates",
+                                 column="DECOM")])
+    last_year = latest.year + (1 if latest.month >= 4 else 0)
+    first = raw.select(pl.col("DECOM").str.to_date(DATE_FORMAT, strict=False).min()).item()
+    first_year = first.year + (1 if first.month >= 4 else 0)
+    extra = [pl.lit(str(path)).alias("_file"), pl.lit(last_year).alias("_cy"),
+             pl.lit(date(1900, 1, 1)).alias("_year_start"), pl.lit(year_end(last_year)).alias("_year_end")]
+    eps = raw.select(*EPISODE_COLUMNS, LINE).with_columns(extra)
+    hdr = raw.select(*HEADER_COLUMNS, LINE).with_columns(extra)
+    # A combined file repeats the child's header on each episode row: they must agree.
+    conflicts = (hdr.group_by("CHILD").agg(pl.col("DOB").n_unique().alias("n_dob"),
+                                           pl.col("SEX").n_unique().alias("n_sex"),
+                                           pl.col(LINE).min().alias("first"))
+                 .filter((pl.col("n_dob") > 1) | (pl.col("n_sex") > 1)))
+    if conflicts.height:
+        raise DataError([Problem(str(path), "header-conflict",
+                                 f"CHILD {r['CHILD']} has different DOB or SEX on different rows",
+                                 row=r["first"], column="DOB")
+                         for r in conflicts.iter_rows(named=True)])
+    hdr = hdr.unique("CHILD", keep="first", maintain_order=True)
+    years = tuple(range(first_year, last_year + 1))
+    return _check_and_stitch(eps, hdr, codes, years, "ending", str(path), per_year_headers=False)
+
+
+# ------------------------------------------------------------------ shared checks and stitching
+
+def _dupe_problems(df: pl.DataFrame, key: list[str], rule: str, message: str,
+                   compare: list[str] | None) -> list[Problem]:
+    """Rows sharing ``key`` within one file; with ``compare``, only when those columns differ."""
+    g = df.group_by("_file", *key).agg(pl.col(LINE), *(pl.col(c).n_unique().alias(f"_n_{c}")
+                                                       for c in (compare or [])))
+    g = g.filter(pl.col(LINE).list.len() > 1)
+    if compare:
+        g = g.filter(pl.any_horizontal(pl.col(f"_n_{c}") > 1 for c in compare))
+    out = []
+    for r in g.iter_rows(named=True):
+        lines = sorted(r[LINE])
+        out.append(Problem(r["_file"], rule, f"{message} (also on line(s) "
+                           f"{', '.join(map(str, lines[1:]))})", row=lines[0], column=key[-1],
+                           value=str(r[key[-1]])))
+    return out
+
+
+def _check_and_stitch(eps: pl.DataFrame, hdr: pl.DataFrame, codes: CodeSets,
+                      years: tuple[int, ...], label: str, source: str,
+                      per_year_headers: bool) -> SSDA903:
+    problems: list[Problem] = []
+    for f, part in hdr.group_by("_file", maintain_order=True):
+        problems += validate_to_problems(part, raw_header_schema(codes), f[0])
+    for f, part in eps.group_by("_file", maintain_order=True):
+        problems += validate_to_problems(part, raw_episodes_schema(codes), f[0])
+    if per_year_headers:
+        problems += _dupe_problems(hdr, ["CHILD"], "header-duplicate-child",
+                                   "CHILD appears more than once in this header file", None)
+    eps_cols = [c for c in EPISODE_COLUMNS if c not in ("CHILD", "DECOM")]
+    problems += _dupe_problems(eps, ["CHILD", "DECOM"], "episode-duplicate-start",
+                               "the child has two different episodes starting on the same date",
+                               eps_cols)
+    # Every episode's child must be in the same year's header.
+    missing = eps.join(hdr.select("CHILD", "_cy"), on=["CHILD", "_cy"], how="anti")
+    for r in missing.head(1000).iter_rows(named=True):
+        problems.append(Problem(r["_file"], "child-not-in-header",
+                                "the episode's CHILD is not in this year's header file",
+                                row=r[LINE], column="CHILD", value=r["CHILD"]))
+    if problems:
+        raise DataError(problems)
+
+    # ---- parse (all values are now known to be valid)
+    hdr = hdr.with_columns(pl.col("DOB").str.to_date(DATE_FORMAT),
+                           pl.col("MC_DOB").str.to_date(DATE_FORMAT))
+    eps = eps.with_columns(pl.col("DECOM").str.to_date(DATE_FORMAT),
+                           pl.col("DEC").str.to_date(DATE_FORMAT))
+
+    # ---- header: keep the latest return's row per child; others merged
+    hdr = hdr.sort("CHILD", "_cy", LINE)
+    hdr = hdr.with_columns(
+        _keep=pl.col("_cy").rank("ordinal", descending=True).over("CHILD") == 1,
+        _n_dob=pl.col("DOB").n_unique().over("CHILD"),
+        _n_sex=pl.col("SEX").n_unique().over("CHILD"),
+    )
+    latest = hdr.filter("_keep")
+    hdr_quality = hdr.join(latest.select("CHILD", pl.col("_file").alias("_kf"),
+                                         pl.col(LINE).alias("_kl")), on="CHILD").select(
+        pl.lit("header").alias("table"), pl.col("_file").alias("file"),
+        pl.col(LINE).alias("line"), "CHILD",
+        pl.when("_keep").then(pl.lit("kept")).otherwise(pl.lit("merged")).alias("outcome"),
+        pl.when(pl.col("_keep") & ((pl.col("_n_dob") > 1) | (pl.col("_n_sex") > 1)))
+        .then(pl.lit("header-conflict")).alias("change"),
+        pl.when(~pl.col("_keep"))
+        .then(pl.lit("same child in a later return: ") + pl.col("_kf") + pl.lit(":")
+              + pl.col("_kl").cast(pl.String))
+        .when((pl.col("_n_dob") > 1) | (pl.col("_n_sex") > 1))
+        .then(pl.lit("DOB or SEX differs between returns; the latest return's values are used"))
+        .alias("detail"),
+    )
+    header = latest.drop("_keep", "_n_dob", "_n_sex")
+
+    # ---- child-level date rules need the DOB
+    eps = eps.join(header.select("CHILD", "DOB"), on="CHILD", how="left").with_columns(
+        _b18=birthday(pl.col("DOB"), 18))
+    bad = eps.filter((pl.col("DECOM") < pl.col("DOB")) | (pl.col("DECOM") >= pl.col("_b18"))
+                     | (pl.col("DEC") > pl.col("_b18")))
+    for r in bad.head(1000).iter_rows(named=True):
+        if r["DECOM"] < r["DOB"]:
+            rule, msg, col = "decom-before-birth", "episode starts before the child's DOB", "DECOM"
+        elif r["DECOM"] >= r["_b18"]:
+            rule, msg, col = "decom-after-18", "episode starts on or after the 18th birthday", "DECOM"
+        else:
+            rule, msg, col = "dec-after-18", "episode ends after the child's 18th birthday", "DEC"
+        problems.append(Problem(r["_file"], rule, f"{msg} (DOB {r['DOB']:%d/%m/%Y})",
+                                row=r[LINE], column=col, value=f"{r[col]:%d/%m/%Y}"))
+    if problems:
+        raise DataError(problems)
+
+    # ---- exact duplicate rows within a file: keep the first
+    eps = eps.with_columns(
+        _dup=pl.int_range(pl.len()).over("_file", *EPISODE_COLUMNS) > 0,
+        _first=pl.col(LINE).min().over("_file", *EPISODE_COLUMNS),
+    )
+    # ---- the same episode (CHILD, DECOM) in several returns: keep the latest return's
+    eps = eps.sort("CHILD", "DECOM", "_cy", LINE)
+    eps = eps.with_columns(
+        _keep=(~pl.col("_dup")) & (pl.col("_cy") == pl.col("_cy").filter(~pl.col("_dup")).max()
+                                   .over("CHILD", "DECOM")))
+    kept = eps.filter("_keep")
+    merged_into = kept.select("CHILD", "DECOM", pl.col("_file").alias("_kf"),
+                              pl.col(LINE).alias("_kl"))
+    eps = eps.join(merged_into, on=["CHILD", "DECOM"], how="left")
+    last_cy = years[-1]
+    extract_end = year_end(last_cy)
+
+    # ---- resolve: open episodes missing from the next return, then overlaps
+    kept = kept.sort("CHILD", "DECOM").with_columns(
+        _orig_dec=pl.col("DEC"),
+        _vanished=pl.col("DEC").is_null() & (pl.col("_cy") < last_cy),
+    )
+    kept = kept.with_columns(
+        DEC=pl.when("_vanished").then(pl.col("_year_end") + timedelta(days=1))
+        .otherwise(pl.col("DEC")),
+        REC=pl.when("_vanished").then(None).otherwise(pl.col("REC")),
+    )
+    kept = kept.with_columns(_next=pl.col("DECOM").shift(-1).over("CHILD"))
+    kept = kept.with_columns(
+        _overlap=pl.col("_next").is_not_null() & (pl.col("DEC").is_null()
+                                                  | (pl.col("DEC") > pl.col("_next"))))
+    kept = kept.with_columns(
+        _dec_before_overlap=pl.col("DEC"),
+        DEC=pl.when("_overlap").then(pl.col("_next")).otherwise(pl.col("DEC")),
+        REC=pl.when("_overlap").then(pl.lit(codes.continues_rec)).otherwise(pl.col("REC")),
+    )
+
+    def _fmt(c: str) -> pl.Expr:
+        return pl.col(c).dt.strftime("%d/%m/%Y").fill_null("open")
+
+    change = (pl.when("_overlap").then(pl.lit("overlap-resolved"))
+              .when("_vanished").then(pl.lit("closed-not-in-next-return")))
+    detail = (
+        pl.when("_overlap").then(
+            pl.lit("DEC ") + _fmt("_dec_before_overlap") + pl.lit(" set to ") + _fmt("DEC")
+            + pl.lit(", the start of the child's next episode")
+            + pl.when("_vanished").then(pl.lit(" (episode was also missing from the next return)"))
+            .otherwise(pl.lit("")))
+        .when("_vanished").then(
+            pl.lit("open at the end of collection year ") + pl.col("_cy").cast(pl.String)
+            + pl.lit(" but absent from every later return: closed on ") + _fmt("DEC")
+            + pl.lit(" with an unknown reason"))
+    )
+    kept = kept.with_columns(_change=change, _detail=detail)
+    ep_quality = eps.join(kept.select(pl.col("_file"), pl.col(LINE), "_change", "_detail"),
+                          on=["_file", LINE], how="left").select(
+        pl.lit("episodes").alias("table"), pl.col("_file").alias("file"),
+        pl.col(LINE).alias("line"), "CHILD",
+        pl.when("_keep").then(pl.lit("kept")).when("_dup").then(pl.lit("dropped"))
+        .otherwise(pl.lit("merged")).alias("outcome"),
+        pl.when("_keep").then(pl.col("_change"))
+        .when("_dup").then(pl.lit("exact-duplicate")).alias("change"),
+        pl.when("_keep").then(pl.col("_detail"))
+        .when("_dup").then(pl.lit("identical to line ") + pl.col("_first").cast(pl.String)
+                           + pl.lit(" of the same file"))
+        .otherwise(pl.lit("same episode (CHILD, DECOM) in a later return: ") + pl.col("_kf")
+                   + pl.lit(":") + pl.col("_kl").cast(pl.String)).alias("detail"),
+    )
+    # dropped rows are recorded with their rule in `change` for the report; only kept rows
+    # can carry a change to the data.
+    ep_quality = ep_quality.with_columns(
+        change=pl.when(pl.col("outcome") == "dropped").then(None).otherwise(pl.col("change")),
+        detail=pl.when(pl.col("outcome") == "dropped")
+        .then(pl.lit("exact duplicate: ") + pl.col("detail")).otherwise(pl.col("detail")),
+    )
+
+    place_map = codes.place_to_group
+    episodes = kept.select(
+        *EPISODE_COLUMNS,
+        placement_group=pl.col("PLACE").replace_strict(place_map, return_dtype=pl.String),
+        short_break=pl.col("LS").is_in(list(codes.short_breaks)),
+        collection_year=pl.col("_cy"),
+        file=pl.col("_file"),
+        line=pl.col(LINE),
+    ).sort("CHILD", "DECOM")
+    header_out = header.select(*HEADER_COLUMNS, collection_year=pl.col("_cy"),
+                               file=pl.col("_file"), line=pl.col(LINE)).sort("CHILD")
+    episodes_schema(codes).validate(episodes)
+    header_schema(codes).validate(header_out)
+    quality = pl.concat([hdr_quality, ep_quality]).sort("table", "file", "line")
+    return SSDA903(episodes=episodes, header=header_out, quality=quality,
+                   collection_years=years, extract_end=extract_end, year_label=label,
+                   source=source, codes=codes)

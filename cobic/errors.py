@@ -1,0 +1,59 @@
+"""Errors that name the file, row, column and rule.
+
+Every reader in cobic collects *all* the problems it finds in an input before raising, so a
+user fixes a file once, not once per problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Problem", "DataError", "SpecError"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule in one place of one input.
+
+    ``row`` is the 1-based line number in the file (the header line is line 1), or ``None``
+    when the problem concerns the whole file or a whole column.
+    """
+
+    file: str
+    rule: str
+    message: str
+    row: int | None = None
+    column: str | None = None
+    value: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", line {self.row}"
+        if self.column is not None:
+            where += f", column {self.column}"
+        shown = "" if self.value is None else f" (value {self.value!r})"
+        return f"{where}: [{self.rule}] {self.message}{shown}"
+
+
+class DataError(ValueError):
+    """Raised when an input breaks one or more rules; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        if not problems:
+            raise ValueError("DataError needs at least one problem")
+        self.problems = list(problems)
+        shown = "\n".join(f"  - {p}" for p in self.problems[:50])
+        more = len(self.problems) - 50
+        if more > 0:
+            shown += f"\n  ... and {more} more"
+        super().__init__(f"{len(self.problems)} problem(s) in the input:\n{shown}")
+
+
+class SpecError(ValueError):
+    """Raised when a TOML spec in models/ (or a user's) is invalid; the message names the key."""
+
+    def __init__(self, source: str, key: str, message: str):
+        self.source = source
+        self.key = key
+        super().__init__(f"{source}: key '{key}': {message}")
