@@ -89,11 +89,14 @@ def read_text_csv(
         raise DataError([Problem(label, "missing-column",
                                  f"required column is missing (found: {', '.join(stripped)})",
                                  row=1, column=c) for c in missing])
+    ragged = _ragged_lines(text, len(stripped), label)
+    if ragged:
+        raise DataError(ragged)
     try:
         df = pl.read_csv(io.StringIO(text), infer_schema=False, has_header=True,
                          new_columns=stripped)
-    except pl.exceptions.PolarsError:
-        raise DataError(_ragged_lines(text, len(stripped), label)) from None
+    except pl.exceptions.PolarsError as e:
+        raise DataError([Problem(label, "unreadable", f"not readable as CSV: {e}")]) from None
     if df.height == 0:
         raise DataError([Problem(label, "no-rows", "the file has a column header but no rows")])
     df = df.with_columns(pl.col(c).str.strip_chars() for c in df.columns)
@@ -107,9 +110,15 @@ def read_text_csv(
 
 
 def _ragged_lines(text: str, n_fields: int, label: str) -> list[Problem]:
-    problems = []
-    for i, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if row and len(row) != n_fields:
-            problems.append(Problem(label, "field-count",
-                                    f"row has {len(row)} fields, the header has {n_fields}", row=i))
-    return problems or [Problem(label, "unreadable", "the file could not be parsed as CSV")]
+    """Lines whose number of fields differs from the header's (blank lines are ignored)."""
+    if '"' not in text:  # fast path: no quoting, so fields are the commas plus one
+        lines = pl.Series(text.split("\n")).str.strip_suffix("\r")
+        df = pl.DataFrame({"text": lines}).with_row_index("line", offset=1).filter(
+            pl.col("text").str.strip_chars() != "").with_columns(
+            n=pl.col("text").str.count_matches(",", literal=True) + 1)
+        bad = df.filter(pl.col("n") != n_fields).select("line", "n").rows()
+    else:
+        bad = [(i, len(row)) for i, row in enumerate(csv.reader(io.StringIO(text)), start=1)
+               if row and len(row) != n_fields]
+    return [Problem(label, "field-count", f"row has {n} fields, the header has {n_fields}",
+                    row=int(i)) for i, n in bad]
