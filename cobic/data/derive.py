@@ -19,7 +19,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from cobic.data.dates import age_on, collection_year_of, year_end, year_start
+from cobic.data.dates import age_on, collection_year_of, year_end
 from cobic.data.ssda903 import SSDA903
 
 __all__ = [

@@ -1,0 +1,26 @@
+# Set-up and the main jobs. Needs only Python 3.11+ with venv and pip.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)  ## the main job on the embedded default data
+	$(BIN)/cobic demo
+
+test: $(STAMP)  ## lint and the test suite
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)  ## benchmarks (not unit tests; see benchmarks/README.md)
+	$(BIN)/python benchmarks/bench_data_layer.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache cobic-demo-output benchmarks/out
