@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -277,3 +278,33 @@ def test_all_problems_are_listed_not_just_the_first(good_la, tmp_path):
         read_ssda903(folder)
     rules = {p.rule for p in info.value.problems}
     assert {"code-PLACE", "code-RNE", "date-format"} <= rules
+
+
+def test_exact_duplicate_row_is_dropped_and_reported(good_la, tmp_path):
+    folder = tmp_path / "la"
+    shutil.copytree(good_la, folder)
+    rows = _lines(_ep(folder))
+    _ep(folder).write_text("\n".join(rows + [rows[5]]) + "\n")
+    clean = read_ssda903(good_la)
+    data = read_ssda903(folder)
+    assert data.episodes.height == clean.episodes.height
+    dropped = data.quality.filter(pl.col("outcome") == "dropped")
+    assert dropped.height == 1
+    assert dropped["line"].item() == len(rows) + 1
+    assert dropped["detail"].item() == "exact duplicate: identical to line 6 of the same file"
+    q = data.quality_summary()
+    assert (q["kept"] + q["merged"] + q["dropped"] == q["read"]).all()
+
+
+def test_partial_overlap_is_resolved_and_reported(tmp_path):
+    cols = ("CHILD,SEX,DOB,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC")
+    rows = ["A,1,01/01/2010,01/05/2020,S,C2,N1,U4,PR1,01/09/2020,X1",
+            "A,1,01/01/2010,01/08/2020,P,C2,N1,K2,PR4,01/12/2020,E4A"]
+    p = tmp_path / "one.csv"
+    p.write_text(cols + "\n" + "\n".join(rows) + "\n")
+    data = read_ssda903(p)
+    assert data.episodes["DEC"].to_list()[0].isoformat() == "2020-08-01"
+    rep = data.quality_report()
+    assert rep["change"].to_list() == ["overlap-resolved"]
+    assert rep["line"].to_list() == [2]
+    assert "01/09/2020 set to 01/08/2020" in rep["detail"].item()

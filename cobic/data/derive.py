@@ -48,6 +48,9 @@ def episodes_in_scope(data: SSDA903, exclude_short_breaks: bool = True) -> pl.Da
 
     ``end`` is ``DEC``, or the day after ``extract_end`` for an episode still open (censored).
     """
+    key = ("episodes_in_scope", exclude_short_breaks)
+    if key in data._cache:
+        return data._cache[key]
     eps = data.episodes
     if exclude_short_breaks:
         eps = eps.filter(~pl.col("short_break"))
@@ -64,11 +67,15 @@ def episodes_in_scope(data: SSDA903, exclude_short_breaks: bool = True) -> pl.Da
         .with_columns(period=pl.col("_new").cast(pl.Int32).cum_sum().over("CHILD"))
         .drop("_new")
     )
+    data._cache[key] = eps
     return eps
 
 
 def periods_of_care(data: SSDA903, exclude_short_breaks: bool = True) -> pl.DataFrame:
     """One row per period of care: start, end (null if still open), exit reason and ages."""
+    key = ("periods_of_care", exclude_short_breaks)
+    if key in data._cache:
+        return data._cache[key]
     eps = episodes_in_scope(data, exclude_short_breaks)
     reasons = data.codes.rec_to_reason
     p = eps.group_by("CHILD", "period").agg(
@@ -82,13 +89,15 @@ def periods_of_care(data: SSDA903, exclude_short_breaks: bool = True) -> pl.Data
     )
     censor = data.extract_end + timedelta(days=1)
     p = p.with_columns(end=pl.when(pl.col("end") >= censor).then(None).otherwise(pl.col("end")))
-    return p.with_columns(
+    p = p.with_columns(
         age_at_start=age_on(pl.col("DOB"), pl.col("start")),
         age_at_end=age_on(pl.col("DOB"), pl.col("end")),
         exit_reason=pl.when(pl.col("end").is_null()).then(None)
         .otherwise(pl.col("REC").replace_strict(reasons, default="unknown",
                                                 return_dtype=pl.String)),
     ).sort("CHILD", "period")
+    data._cache[key] = p
+    return p
 
 
 def _default_dates(data: SSDA903) -> list[date]:

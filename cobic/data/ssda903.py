@@ -18,7 +18,7 @@ so ``kept + merged + dropped = read`` for every file.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -77,6 +77,7 @@ class SSDA903:
     year_label: str
     source: str
     codes: CodeSets
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def data_start(self) -> date:
@@ -344,11 +345,13 @@ def _check_and_stitch(eps: pl.DataFrame, hdr: pl.DataFrame, codes: CodeSets,
     if problems:
         raise DataError(problems)
 
-    # ---- exact duplicate rows within a file: keep the first
-    eps = eps.with_columns(
-        _dup=pl.int_range(pl.len()).over("_file", *EPISODE_COLUMNS) > 0,
-        _first=pl.col(LINE).min().over("_file", *EPISODE_COLUMNS),
-    )
+    # ---- exact duplicate rows within a file: keep the first (rows are in file/line order)
+    eps = eps.with_columns(_dup=~pl.struct("_file", *EPISODE_COLUMNS).is_first_distinct())
+    firsts = (eps.filter(~pl.col("_dup")).join(
+        eps.filter("_dup").select("_file", *EPISODE_COLUMNS).unique(),
+        on=["_file", *EPISODE_COLUMNS], nulls_equal=True)
+        .select("_file", *EPISODE_COLUMNS, _first=pl.col(LINE)))
+    eps = eps.join(firsts, on=["_file", *EPISODE_COLUMNS], how="left", nulls_equal=True)
     # ---- the same episode (CHILD, DECOM) in several returns: keep the latest return's
     eps = eps.sort("CHILD", "DECOM", "_cy", LINE)
     eps = eps.with_columns(
