@@ -93,3 +93,21 @@ def test_unit_cost_spec_errors_name_the_key(tmp_path):
         with pytest.raises(SpecError) as info:
             load_unit_costs(p)
         assert key in str(info.value), name
+
+
+def test_characteristics_flows_and_finance_readers(shared_data):
+    d = shared_data / "dfe"
+    ch = dfe.read_england_characteristics(d / "england_cla_31march_characteristics_2021_2025.csv")
+    fl = dfe.read_england_flows(d / "england_cla_flows_characteristics_2021_2025.csv")
+    la = dfe.read_la_characteristics(d / "la_selected_cla_characteristics_2021_2025.csv")
+    fin = dfe.read_finance(d / "finance_s251_lait_england_and_selected_las.csv")
+    # England age groups at 31 March 2025 add up to the headline 81,770 (within DfE rounding)
+    ages = ch.filter((pl.col("year") == 2025) & (pl.col("cla_group") == "Age group")
+                     & (pl.col("characteristic") != "Total"))
+    assert abs(ages["number"].sum() - 81_770) <= 10 * ages.height
+    assert set(fl["flow"].unique()) >= {"ceased"}
+    # suppressed cells are nulls with the marker kept, never zeros
+    sup = la.filter(pl.col("suppressed").is_not_null())
+    assert sup.height > 0 and sup["number"].null_count() == sup.height
+    eng = fin.filter((pl.col("area") == "England") & (pl.col("measure") == "RescareFinance"))
+    assert dict(eng.select("year", "value").iter_rows())[2025] == 7385.0

@@ -32,6 +32,9 @@ __all__ = [
     "read_population",
     "read_outcomes",
     "read_england_characteristics",
+    "read_england_flows",
+    "read_la_characteristics",
+    "read_finance",
     "complete_series",
 ]
 
@@ -244,20 +247,73 @@ def read_outcomes(path: Path | str) -> pl.DataFrame:
     return OutcomesSchema.validate(out)
 
 
+
+def _characteristics(path: Path | str, area_cols: tuple[str, ...], number_col: str,
+                     extra: tuple[str, ...] = ()) -> pl.DataFrame:
+    path = Path(path)
+    file = str(path)
+    df = read_text_csv(path, (*area_cols, "time_period", "cla_group", "characteristic",
+                              number_col, "percentage", *extra))
+    problems: list[Problem] = []
+    markers: list[dict] = []
+    df = _numbers(df, (number_col,), file, True, problems, markers)
+    df = _numbers(df, ("percentage",), file, False, problems, markers)
+    year = df["time_period"].cast(pl.Int64, strict=False)
+    for r in df.filter(year.is_null()).select(LINE, "time_period").iter_rows():
+        problems.append(Problem(file, "year", "time_period must be a year", row=r[0],
+                                column="time_period", value=r[1]))
+    if problems:
+        raise DataError(problems)
+    suppressed = pl.Series("suppressed", [None] * df.height, dtype=pl.String)
+    if markers:
+        m = pl.DataFrame(markers).filter(pl.col("column") == number_col).select(
+            pl.col("line").alias(LINE), pl.col("marker"))
+        suppressed = df.select(LINE).join(m, on=LINE, how="left")["marker"].alias("suppressed")
+    return df.with_columns(year=year, suppressed=suppressed).select(
+        *area_cols, "year", "cla_group", "characteristic",
+        pl.col(number_col).alias("number"), "percentage", *extra, "suppressed")
+
+
 def read_england_characteristics(path: Path | str) -> pl.DataFrame:
     """England CLA at 31 March by characteristic (``england_cla_31march_characteristics_*``).
 
-    Returns ``year, cla_group, characteristic, number, percentage`` (nulls for markers).
+    Returns ``year, cla_group, characteristic, number, percentage, suppressed``.
+    """
+    return _characteristics(path, (), "cla_31_march_number")
+
+
+def read_england_flows(path: Path | str) -> pl.DataFrame:
+    """England starts and ceased by characteristic (``england_cla_flows_characteristics_*``).
+
+    Returns ``year, cla_group, characteristic, number, percentage, flow, suppressed``.
+    """
+    return _characteristics(path, (), "number", extra=("flow",))
+
+
+def read_la_characteristics(path: Path | str) -> pl.DataFrame:
+    """Selected LAs' CLA at 31 March by characteristic (``la_selected_cla_characteristics_*``).
+
+    Returns ``la_name, new_la_code, year, cla_group, characteristic, number, percentage,
+    suppressed`` (``number`` null and ``suppressed`` holding the marker where DfE suppressed).
+    """
+    return _characteristics(path, ("la_name", "new_la_code"), "cla_31_march_number")
+
+
+def read_finance(path: Path | str) -> pl.DataFrame:
+    """Section 251 outturn and DfE approximate weekly unit costs (``finance_s251_lait_*``).
+
+    Returns ``area, measure, year, value`` with ``year`` the financial year's ending year
+    (``2024-25 (OT)`` -> 2025).
     """
     path = Path(path)
     file = str(path)
-    df = read_text_csv(path, ("time_period", "cla_group", "characteristic",
-                              "cla_31_march_number", "percentage"))
+    df = read_text_csv(path, ("area", "measure", "year", "Values"))
     problems: list[Problem] = []
-    df = _numbers(df, ("cla_31_march_number",), file, True, problems, [])
-    df = _numbers(df, ("percentage",), file, False, problems, [])
+    df = _numbers(df, ("Values",), file, False, problems, [])
+    start = df["year"].str.slice(0, 4).cast(pl.Int64, strict=False)
+    for r in df.filter(start.is_null()).select(LINE, "year").iter_rows():
+        problems.append(Problem(file, "year", "year must look like 2024-25", row=r[0],
+                                column="year", value=r[1]))
     if problems:
         raise DataError(problems)
-    return df.select(year=pl.col("time_period").cast(pl.Int64), cla_group="cla_group",
-                     characteristic="characteristic", number="cla_31_march_number",
-                     percentage="percentage")
+    return df.select("area", "measure", year=start + 1, value=pl.col("Values"))
