@@ -117,6 +117,15 @@ def _numbers(df: pl.DataFrame, cols: tuple[str, ...], file: str, integer: bool,
     return df.with_columns(out)
 
 
+def _leading_year(df: pl.DataFrame, col: str, file: str, problems: list[Problem]) -> pl.Series:
+    """The year a value such as ``2024`` or ``2024-25 (OT)`` starts with; reports others."""
+    year = df[col].str.slice(0, 4).cast(pl.Int64, strict=False)
+    for r in df.filter(year.is_null()).select(LINE, col).iter_rows():
+        problems.append(Problem(file, "year", f"{col} must start with a year such as 2024",
+                                row=r[0], column=col, value=r[1]))
+    return year
+
+
 def _level(old_code: pl.Expr) -> pl.Expr:
     return (pl.when(old_code == 970).then(pl.lit("england"))
             .when(old_code.is_between(980, 990)).then(pl.lit("region"))
@@ -236,10 +245,7 @@ def read_outcomes(path: Path | str) -> pl.DataFrame:
     problems: list[Problem] = []
     markers: list[dict] = []
     df = _numbers(df, ("Values",), file, False, problems, markers)
-    year = df["Years"].str.slice(0, 4).cast(pl.Int64, strict=False)
-    for r in df.filter(year.is_null()).select(LINE, "Years").iter_rows():
-        problems.append(Problem(file, "year", "Years must start with a year", row=r[0],
-                                column="Years", value=r[1]))
+    year = _leading_year(df, "Years", file, problems)
     if problems:
         raise DataError(problems)
     out = df.select(area=pl.col("LA and Regions"), indicator=pl.col("Short Desc"), year=year,
@@ -310,10 +316,7 @@ def read_finance(path: Path | str) -> pl.DataFrame:
     df = read_text_csv(path, ("area", "measure", "year", "Values"))
     problems: list[Problem] = []
     df = _numbers(df, ("Values",), file, False, problems, [])
-    start = df["year"].str.slice(0, 4).cast(pl.Int64, strict=False)
-    for r in df.filter(start.is_null()).select(LINE, "year").iter_rows():
-        problems.append(Problem(file, "year", "year must look like 2024-25", row=r[0],
-                                column="year", value=r[1]))
+    start = _leading_year(df, "year", file, problems)
     if problems:
         raise DataError(problems)
     return df.select("area", "measure", year=start + 1, value=pl.col("Values"))
