@@ -9,7 +9,6 @@ import dataclasses
 import json
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -25,6 +24,8 @@ from cobic.data.ssda903 import SSDA903, read_ssda903
 from cobic.data.synth import SCENARIOS, generate, scenario, write_ssda903
 from cobic.errors import DataError
 from cobic.paths import fixtures_dir
+
+__all__ = ["app"]
 
 app = typer.Typer(
     help="cobic: demand forecasting and capitated outcomes-based contracts for children's "
@@ -198,6 +199,3 @@ def demo(
     _print_ssda903_summary(data)
     out.print("[green]Data validated.[/]")
 
-
-def main() -> None:  # pragma: no cover - entry point
-    sys.exit(app())

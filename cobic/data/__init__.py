@@ -1,0 +1,1 @@
+"""Readers (SSDA903 returns, DfE tables), derived demand measures and synthetic data."""
