@@ -291,7 +291,7 @@ def _check_and_stitch(eps: pl.DataFrame, hdr: pl.DataFrame, codes: CodeSets,
                                eps_cols)
     # Every episode's child must be in the same year's header.
     missing = eps.join(hdr.select("CHILD", "_cy"), on=["CHILD", "_cy"], how="anti")
-    for r in missing.head(1000).iter_rows(named=True):
+    for r in missing.iter_rows(named=True):
         problems.append(Problem(r["_file"], "child-not-in-header",
                                 "the episode's CHILD is not in this year's header file",
                                 row=r[LINE], column="CHILD", value=r["CHILD"]))
@@ -333,7 +333,7 @@ def _check_and_stitch(eps: pl.DataFrame, hdr: pl.DataFrame, codes: CodeSets,
         _b18=birthday(pl.col("DOB"), 18))
     bad = eps.filter((pl.col("DECOM") < pl.col("DOB")) | (pl.col("DECOM") >= pl.col("_b18"))
                      | (pl.col("DEC") > pl.col("_b18")))
-    for r in bad.head(1000).iter_rows(named=True):
+    for r in bad.iter_rows(named=True):
         if r["DECOM"] < r["DOB"]:
             rule, msg, col = "decom-before-birth", "episode starts before the child's DOB", "DECOM"
         elif r["DECOM"] >= r["_b18"]:
