@@ -12,9 +12,29 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import polars as pl
 
-__all__ = ["age_on", "birthday", "year_start", "year_end", "collection_year_of"]
+__all__ = ["age_on", "birthday", "year_start", "year_end", "collection_year_of",
+           "EPOCH", "day_number", "birthday_days"]
+
+EPOCH = np.datetime64("1970-01-01", "D")
+
+
+def day_number(d: date) -> int:
+    """Days since 1970-01-01 (the integer day numbers the simulations use)."""
+    return int((np.datetime64(d, "D") - EPOCH).astype(np.int64))
+
+
+def birthday_days(dob: np.ndarray, years: int) -> np.ndarray:
+    """Day numbers of the ``years``-th birthday for day-number DOBs (29 Feb -> 1 March)."""
+    d = EPOCH + dob.astype("timedelta64[D]")
+    y0 = d.astype("datetime64[Y]")
+    m0 = d.astype("datetime64[M]")
+    months = (m0 - y0.astype("datetime64[M]")).astype(int)
+    dom = (d - m0.astype("datetime64[D]")).astype(int)
+    target = ((y0 + years).astype("datetime64[M]") + months).astype("datetime64[D]") + dom
+    return (target - EPOCH).astype(np.int64)
 
 
 def age_on(dob: pl.Expr, on: pl.Expr) -> pl.Expr:

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from cobic.data.dates import birthday_days
+
 __all__ = ["SynthSpec", "SynthLA", "generate", "write_ssda903", "scenario", "SCENARIOS",
            "AGE_BANDS"]
 
@@ -165,17 +167,6 @@ def _days(y: int, m: int, d: int) -> int:
     return int((np.datetime64(f"{y:04d}-{m:02d}-{d:02d}", "D") - _EPOCH).astype(int))
 
 
-def _birthdays(dob: np.ndarray, years: int) -> np.ndarray:
-    """Day numbers of the ``years``-th birthday (29 Feb births: 1 March in common years)."""
-    d = dob.astype("datetime64[D]") if dob.dtype.kind == "M" else _EPOCH + dob
-    y0 = d.astype("datetime64[Y]")
-    m0 = d.astype("datetime64[M]")
-    months = (m0 - y0.astype("datetime64[M]")).astype(int)
-    dom = (d - m0.astype("datetime64[D]")).astype(int)
-    target = ((y0 + years).astype("datetime64[M]") + months).astype("datetime64[D]") + dom
-    return (target - _EPOCH).astype(np.int64)
-
-
 def _draw(rng: np.random.Generator, table: dict[str, float], n: int) -> np.ndarray:
     keys = np.array(list(table), dtype=object)
     p = np.array(list(table.values()), dtype=float)
@@ -233,7 +224,7 @@ def generate(spec: SynthSpec) -> SynthLA:
     order = np.lexsort((dob, entry_day))
     entry_day, dob = entry_day[order], dob[order]
     n_children = len(entry_day)
-    bdays = np.stack([_birthdays(dob, k) for k in (*_BAND_BIRTHDAYS, 18)], axis=1)
+    bdays = np.stack([birthday_days(dob, k) for k in (*_BAND_BIRTHDAYS, 18)], axis=1)
     b18 = bdays[:, -1]
 
     # ---- state of every spell in the simulation
