@@ -57,10 +57,14 @@ def _write_atomic(path: Path, write) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+_PLAIN = {"year", "period", "origin", "horizon", "line"}
 
 
 def _table(df: pl.DataFrame, title: str) -> Table:
@@ -68,7 +72,7 @@ def _table(df: pl.DataFrame, title: str) -> Table:
     for c in df.columns:
         t.add_column(c, justify="right" if df[c].dtype.is_numeric() else "left")
     for row in df.iter_rows(named=True):
-        t.add_row(*["" if v is None else f"{v:,}" if isinstance(v, int) and k != "year"
+        t.add_row(*["" if v is None else f"{v:,}" if isinstance(v, int) and k not in _PLAIN
                     else str(v) for k, v in row.items()])
     return t
 
@@ -183,6 +187,180 @@ def synth(
     n_eps = la.episodes.height
     out.print(f"Wrote {years} years of SSDA903 returns for {spec.name} to {out_dir} "
               f"({la.children.height:,} children, {n_eps:,} episodes), with truth.csv.")
+
+
+def _write_table(df: pl.DataFrame, path: Path) -> None:
+    """CSV or Parquet by extension, written atomically."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        err.print(f"{path}: the output must end in .csv or .parquet")
+        raise typer.Exit(2)
+    _write_atomic(path, lambda p: df.write_csv(p) if suffix == ".csv" else df.write_parquet(p))
+
+
+def _range(text: str, option: str) -> tuple[int, ...]:
+    """'2018-2022' or '1,2,3' or '3' -> a tuple of ints."""
+    try:
+        if "-" in text:
+            a, b = text.split("-", 1)
+            out = tuple(range(int(a), int(b) + 1))
+        else:
+            out = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        out = ()
+    if not out:
+        err.print(f"{option}: expected a range such as 2018-2022 or a list such as 1,2,3; got "
+                  f"{text!r}")
+        raise typer.Exit(2)
+    return out
+
+
+def _population(path: Path | None) -> pl.DataFrame | None:
+    if path is None:
+        return None
+    df = pl.read_csv(path)
+    if not {"year", "population"} <= set(df.columns):
+        err.print(f"{path}: needs columns year, population (0-17, the rate denominator for each "
+                  "collection year); a population by age is summed over ages")
+        raise typer.Exit(2)
+    return df.group_by("year").agg(pl.col("population").sum()).sort("year")
+
+
+@app.command()
+def forecast(
+    out_file: Annotated[Path, typer.Option("--out", help="Forecast table (.csv or .parquet).")],
+    episodes: Annotated[Path | None, typer.Option(help="SSDA903 folder or combined CSV.")] = None,
+    panel: Annotated[Path | None, typer.Option(help="DfE LA panel CSV.")] = None,
+    area: Annotated[str | None, typer.Option(help="Area name in the panel.")] = None,
+    model: Annotated[str | None, typer.Option(
+        help="stockflow (default for --episodes), panel (default for --panel), naive, drift, "
+        "flowbalance, ets, rate.")] = None,
+    origin: Annotated[int | None, typer.Option(
+        help="Last year of history (default: the latest).")] = None,
+    horizon: Annotated[int, typer.Option(help="Years ahead.")] = 5,
+    paths: Annotated[int, typer.Option("--paths", help="Simulated paths.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    scenario: Annotated[list[str] | None, typer.Option(
+        help="NAME=VALUE, repeatable: entry_step=+20%@2027, entry_trend=+3%, prevention=10%@2028,"
+        " stay=+10%, mix=residential>fostering:25%, uasc=30.")] = None,
+    population: Annotated[Path | None, typer.Option(
+        help="With --episodes: CSV of year, population (0-17) for entry rates per 10,000.")] = None,
+    paths_out: Annotated[Path | None, typer.Option(help="Also write the paths table here.")] = None,
+) -> None:
+    """Forecast children looked after (stock on 31 March) as distributions, with scenarios."""
+    from cobic.demand.api import forecast_episodes, forecast_panel
+    from cobic.demand.scenarios import parse_scenarios
+
+    if (episodes is None) == (panel is None):
+        err.print("Give exactly one of --episodes DIR or --panel CSV (with --area NAME).")
+        raise typer.Exit(2)
+    if horizon < 1 or horizon > 10 or paths < 10:
+        err.print(f"--horizon must be 1-10 and --paths at least 10 (got {horizon}, {paths}).")
+        raise typer.Exit(2)
+    try:
+        from cobic.codes import default_codes
+
+        sc = parse_scenarios(scenario or [], default_codes().group_names)
+        if episodes is not None:
+            data = read_ssda903(episodes)
+            result = forecast_episodes(data, model or "stockflow", origin, horizon, paths, seed,
+                                       sc, _population(population))
+        else:
+            if area is None:
+                err.print("--panel needs --area NAME (an area in the panel).")
+                raise typer.Exit(2)
+            result = forecast_panel(read_panel(panel), area, model or "panel", origin, horizon,
+                                    paths, seed, sc)
+    except DataError as e:
+        _fail(e)
+    except (ValueError, KeyError) as e:
+        err.print(f"[bold red]Cannot forecast[/]: {e}")
+        raise typer.Exit(2) from None
+    table = result.forecast_table()
+    _write_table(table, out_file)
+    if paths_out is not None:
+        _write_table(result.paths_table(), paths_out)
+    head = table.filter((pl.col("placement_group") == "all") & (pl.col("age_band") == "all"))
+    out.print(_table(head.select("area", "model", "period", pl.col("mean").round(1),
+                                 pl.col("q10").round(0), pl.col("q50").round(0),
+                                 pl.col("q90").round(0)),
+                     f"Children looked after on 31 March ({result.scenario})"))
+    out.print(f"Forecast table written to {out_file}"
+              + (f"; paths to {paths_out}" if paths_out else ""))
+
+
+@app.command()
+def backtest(
+    out_file: Annotated[Path, typer.Option("--out", help="Backtest table (.csv or .parquet).")],
+    panel: Annotated[Path | None, typer.Option(help="DfE LA panel CSV.")] = None,
+    episodes: Annotated[Path | None, typer.Option(help="An LA's SSDA903 returns.")] = None,
+    models: Annotated[str | None, typer.Option(
+        help="Comma-separated models (default: all that fit the input).")] = None,
+    origins: Annotated[str, typer.Option(help="Origins, e.g. 2018-2022.")] = "2018-2022",
+    horizons: Annotated[str, typer.Option(help="Horizons, e.g. 1-3.")] = "1-3",
+    paths: Annotated[int, typer.Option("--paths", help="Simulated paths.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    by_area: Annotated[Path | None, typer.Option(help="Also write metrics per area here.")] = None,
+    gate: Annotated[str | None, typer.Option(
+        help="MODEL:BASELINE - exit 1 if MODEL is worse than BASELINE in MAPE or 80% interval "
+        "score at any horizon, or its 80% coverage is outside 75-85%.")] = None,
+) -> None:
+    """Rolling-origin backtest: MAE, MAPE, MASE, interval coverage and score by horizon."""
+    from rich.progress import Progress
+
+    from cobic.demand.api import SERIES_MODELS, accuracy_gate, backtest_episodes, backtest_panel
+    from cobic.demand.backtest import EvaluationScheme
+
+    if (episodes is None) == (panel is None):
+        err.print("Give exactly one of --panel CSV or --episodes DIR.")
+        raise typer.Exit(2)
+    default = list(SERIES_MODELS) + ([] if panel is not None else ["stockflow"])
+    chosen = [m.strip() for m in models.split(",")] if models else default
+    unknown = [m for m in chosen if m not in default]
+    if unknown:
+        err.print(f"--models: {unknown} not available for this input (choose from {default})")
+        raise typer.Exit(2)
+    gate_pair = None
+    if gate:
+        if ":" not in gate:
+            err.print(f"--gate: expected MODEL:BASELINE, got {gate!r}")
+            raise typer.Exit(2)
+        gate_pair = tuple(gate.split(":", 1))
+        chosen += [m for m in gate_pair if m not in chosen]
+    try:
+        scheme = EvaluationScheme(_range(origins, "--origins"), _range(horizons, "--horizons"))
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("backtest", total=len(chosen) * len(scheme.origins))
+
+            def tick(label: str) -> None:
+                bar.update(task, advance=1, description=f"backtest: {label}")
+
+            if panel is not None:
+                res = backtest_panel(read_panel(panel), chosen, scheme, paths, seed, tick)
+            else:
+                res = backtest_episodes(read_ssda903(episodes), chosen, scheme, paths, seed,
+                                        progress=tick)
+    except DataError as e:
+        _fail(e)
+    except ValueError as e:
+        err.print(f"[bold red]Cannot backtest[/]: {e}")
+        raise typer.Exit(2) from None
+    metrics = res.metrics()
+    _write_table(metrics, out_file)
+    if by_area is not None:
+        _write_table(res.by_area(), by_area)
+    out.print(_table(metrics.with_columns(pl.col(c).round(3) for c in
+                                          ("mae", "mape", "mase", "coverage_80", "coverage_95",
+                                           "interval_score_80")), "Backtest"))
+    out.print(f"Backtest table written to {out_file}")
+    if gate_pair:
+        fails = accuracy_gate(metrics, *gate_pair)
+        if fails:
+            err.print(f"[bold red]Accuracy gate failed[/] ({gate_pair[0]} vs {gate_pair[1]}):")
+            for f in fails:
+                err.print(f"  - {f}")
+            raise typer.Exit(1)
+        out.print(f"[green]Accuracy gate passed[/] ({gate_pair[0]} vs {gate_pair[1]}).")
 
 
 @app.command()

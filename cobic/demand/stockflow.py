@@ -130,9 +130,15 @@ def _design(g: np.ndarray, ab: np.ndarray, db: np.ndarray, n_g: int) -> np.ndarr
     return np.column_stack(cols)
 
 
-def _poisson_glm(y: np.ndarray, X: np.ndarray, exposure: np.ndarray):
+def _poisson_glm(y: np.ndarray, X: np.ndarray, exposure: np.ndarray, prior_days: float = 10.0):
+    """Poisson GLM of events over exposure, with a weak prior: each cell also gets
+    ``prior_days`` of exposure with events at the overall rate, so thin cells shrink towards
+    the overall rate instead of getting zero or absurd hazards."""
     import statsmodels.api as sm
 
+    overall = y.sum() / max(exposure.sum(), 1.0)
+    y = y + overall * prior_days
+    exposure = exposure + prior_days
     keep = exposure > 0
     # drop columns with no exposure at all (e.g. an age band the data never has)
     used = np.array([X[keep, j].any() for j in range(X.shape[1])])
@@ -155,9 +161,12 @@ class StockFlow:
     Parameters
     ----------
     fit_years
-        Collection years before the origin used to estimate rates.
+        Collection years up to the origin used to estimate exit and move hazards.
+    entry_years
+        Collection years up to the origin used to estimate the entry rate and its trend.
     trend
-        Fit a linear trend in the entry rate (per year) and carry it forward.
+        Fit a log-linear trend in the entry rate (needs 3+ entry years) and carry it forward;
+        its uncertainty is drawn with the other parameters, so intervals widen with the horizon.
     population
         Optional ``year, population`` (0-17, the denominator for each collection year): entry
         rates are then per 10,000 children and follow the population forward (held at its last
@@ -166,7 +175,8 @@ class StockFlow:
 
     name: str = "stockflow"
     fit_years: int = 3
-    trend: bool = False
+    entry_years: int = 6
+    trend: bool = True
     population: pl.DataFrame | None = None
 
     def fit(self, data: SSDA903) -> FittedStockFlow:
@@ -187,14 +197,17 @@ class StockFlow:
         exit_beta, exit_cov = _poisson_glm(ex["exits"].to_numpy().astype(float), X, days)
         move_beta, move_cov = _poisson_glm(ex["moves"].to_numpy().astype(float), X, days)
 
-        # ---- entries by year and age band; single ages and first placements as proportions
+        # ---- entries by year and age band (over ``entry_years``, for the trend); single ages
+        # and first placements as proportions
+        ke = min(self.entry_years, len(data.collection_years))
+        entry_years = data.collection_years[-ke:]
         per = derive.periods_of_care(data).filter(
-            pl.col("start").is_between(start, year_end(origin)))
+            pl.col("start").is_between(year_start(entry_years[0]), year_end(origin)))
         per = per.with_columns(year=collection_year_of(pl.col("start")),
                                ab=_band_expr(pl.col("age_at_start"), AGE_CUTS))
-        counts = np.zeros((len(years), N_AB))
+        counts = np.zeros((len(entry_years), N_AB))
         for y, b, n in per.group_by("year", "ab").agg(pl.len()).iter_rows():
-            counts[years.index(y), b] += n
+            counts[entry_years.index(y), b] += n
         age_counts = np.zeros(18)
         for a, n in per.group_by("age_at_start").agg(pl.len()).iter_rows():
             age_counts[min(max(a, 0), 17)] += n
@@ -207,14 +220,21 @@ class StockFlow:
         for b, gg, n in moves_to.iter_rows():
             dest[b, gmap[gg]] += n
 
-        pop = self._population(years, origin)
-        entry_beta, entry_cov = _entry_glm(counts, pop, years, origin, self.trend)
+        pop = self._population(entry_years, origin)
+        trend = self.trend and len(entry_years) >= 3
+        entry_beta, entry_cov = _entry_glm(counts, pop, entry_years, origin, trend)
+        if trend:
+            # shrink the trend by its reliability b^2 / (b^2 + se^2): a trend that is mostly
+            # noise is carried forward only in part (its full uncertainty stays in the draws)
+            b, se2 = entry_beta[N_AB], entry_cov[N_AB, N_AB]
+            entry_beta = entry_beta.copy()
+            entry_beta[N_AB] = b * b**2 / (b**2 + se2) if b**2 + se2 > 0 else 0.0
 
         stock = _initial_stock(data, groups)
         return FittedStockFlow(
             area=data.source, origin=origin, groups=groups, years=years,
             exit_beta=exit_beta, exit_cov=exit_cov, move_beta=move_beta, move_cov=move_cov,
-            entry_beta=entry_beta, entry_cov=entry_cov, trend=self.trend,
+            entry_beta=entry_beta, entry_cov=entry_cov, trend=trend,
             population=pop, future_population=self._future_population(origin),
             age_counts=age_counts, first_counts=first, dest_counts=dest, stock=stock,
             exposure=ex,
@@ -404,9 +424,26 @@ class FittedStockFlow:
                 db = (dur >= DURATION_CUTS[0]).astype(np.int32)
                 for c in DURATION_CUTS[1:]:
                     db += dur >= c
-                cell = ((path * n_g + group) * N_AB + ab) * N_DB + db
-                p_exit = 1.0 - np.exp(-h_exit_f[cell] * tau)
-                p_move = (1.0 - p_exit) * (1.0 - np.exp(-h_move_f[cell] * tau))
+                # hazards change where the duration or age band changes inside the quarter:
+                # integrate them over up to three pieces
+                next_dur = st["pstart"] + _DUR_NEXT[db]
+                next_age = np.where(ab < 4, np.take_along_axis(
+                    bd, np.minimum(ab, 3)[:, None], axis=1)[:, 0], _NEVER)
+                s_in = np.minimum(s, qe)  # not yet (or no longer) in care: no exposure
+                c1 = np.clip(np.minimum(next_dur, next_age), s_in, qe)
+                c2 = np.clip(np.maximum(next_dur, next_age), s_in, qe)
+                lam_exit = np.zeros(len(s), dtype=np.float32)
+                lam_move = np.zeros(len(s), dtype=np.float32)
+                for lo, hi_, at in ((s_in, c1, s_in), (c1, c2, c1), (c2, np.int64(qe), c2)):
+                    span = (hi_ - lo).astype(np.float32)
+                    a_k = ab + (next_age <= at)
+                    d_k = db + (next_dur <= at)
+                    cell = ((path * n_g + group) * N_AB + np.minimum(a_k, 4)) * N_DB \
+                        + np.minimum(d_k, 4)
+                    lam_exit += h_exit_f[cell] * span
+                    lam_move += h_move_f[cell] * span
+                p_exit = 1.0 - np.exp(-lam_exit)
+                p_move = (1.0 - p_exit) * (1.0 - np.exp(-lam_move))
                 u = rng.random(len(s), dtype=np.float32)
                 t_ev = s + (rng.random(len(s), dtype=np.float32) * tau).astype(np.int32)
                 b = bd[:, 4]
@@ -453,6 +490,7 @@ class FittedStockFlow:
 
 
 _NEVER = np.iinfo(np.int32).max
+_DUR_NEXT = np.array([*DURATION_CUTS, 10**8], dtype=np.int64)  # next duration cut by band
 _BIRTHDAY_OFFSETS = np.floor(365.25 * np.array([*AGE_CUTS, 18])).astype(np.int64)[None, :]
 
 
