@@ -331,17 +331,24 @@ def _check_and_stitch(eps: pl.DataFrame, hdr: pl.DataFrame, codes: CodeSets,
     # ---- child-level date rules need the DOB
     eps = eps.join(header.select("CHILD", "DOB"), on="CHILD", how="left").with_columns(
         _b18=birthday(pl.col("DOB"), 18))
+    extract_end = year_end(years[-1])
+    open_past_18 = pl.col("DEC").is_null() & (pl.col("_cy") == years[-1]) & (
+        pl.col("_b18") <= pl.lit(extract_end))
     bad = eps.filter((pl.col("DECOM") < pl.col("DOB")) | (pl.col("DECOM") >= pl.col("_b18"))
-                     | (pl.col("DEC") > pl.col("_b18")))
+                     | (pl.col("DEC") > pl.col("_b18")) | open_past_18)
     for r in bad.iter_rows(named=True):
         if r["DECOM"] < r["DOB"]:
             rule, msg, col = "decom-before-birth", "episode starts before the child's DOB", "DECOM"
         elif r["DECOM"] >= r["_b18"]:
             rule, msg, col = "decom-after-18", "episode starts on or after the 18th birthday", "DECOM"
+        elif r["DEC"] is None:
+            rule, msg, col = ("open-after-18", "episode is still open at the end of the last "
+                              "return although the child is 18 or over", "DEC")
         else:
             rule, msg, col = "dec-after-18", "episode ends after the child's 18th birthday", "DEC"
+        value = "" if r[col] is None else f"{r[col]:%d/%m/%Y}"
         problems.append(Problem(r["_file"], rule, f"{msg} (DOB {r['DOB']:%d/%m/%Y})",
-                                row=r[LINE], column=col, value=f"{r[col]:%d/%m/%Y}"))
+                                row=r[LINE], column=col, value=value))
     if problems:
         raise DataError(problems)
 
@@ -362,7 +369,6 @@ def _check_and_stitch(eps: pl.DataFrame, hdr: pl.DataFrame, codes: CodeSets,
                               pl.col(LINE).alias("_kl"))
     eps = eps.join(merged_into, on=["CHILD", "DECOM"], how="left")
     last_cy = years[-1]
-    extract_end = year_end(last_cy)
 
     # ---- resolve: open episodes missing from the next return, then overlaps
     kept = kept.sort("CHILD", "DECOM").with_columns(

@@ -136,7 +136,8 @@ def _poisson_glm(y: np.ndarray, X: np.ndarray, exposure: np.ndarray, prior_days:
     the overall rate instead of getting zero or absurd hazards."""
     import statsmodels.api as sm
 
-    overall = y.sum() / max(exposure.sum(), 1.0)
+    # with no events at all, half an event keeps the rate small but positive
+    overall = max(y.sum(), 0.5) / max(exposure.sum(), 1.0)
     y = y + overall * prior_days
     exposure = exposure + prior_days
     keep = exposure > 0
@@ -352,8 +353,10 @@ class FittedStockFlow:
         Xc = _design(cells[:, 0], cells[:, 1], cells[:, 2], n_g)
         eb = rng.multivariate_normal(self.exit_beta, self.exit_cov, size=P, method="eigh")
         mb = rng.multivariate_normal(self.move_beta, self.move_cov, size=P, method="eigh")
-        h_exit = np.exp(eb @ Xc.T).reshape(P, n_g, N_AB, N_DB)
-        h_move = np.exp(mb @ Xc.T).reshape(P, n_g, N_AB, N_DB).astype(np.float32).reshape(-1)
+        # hazards per day, kept within 1e-6 and 20 a year so thin data cannot overflow
+        lo, hi = np.log(1e-6 / 365.25), np.log(20.0 / 365.25)
+        h_exit = np.exp(np.clip(eb @ Xc.T, lo, hi)).reshape(P, n_g, N_AB, N_DB)
+        h_move = np.exp(np.clip(mb @ Xc.T, lo, hi)).astype(np.float32).reshape(-1)
         # unseen groups keep hazards from the reference effects; zero-exposure cells are fine
         ent = rng.multivariate_normal(self.entry_beta, self.entry_cov, size=P, method="eigh")
         age_p = rng.dirichlet(self.age_counts + 0.5, size=P)  # [P, 18]
