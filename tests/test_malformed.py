@@ -308,3 +308,15 @@ def test_partial_overlap_is_resolved_and_reported(tmp_path):
     assert rep["change"].to_list() == ["overlap-resolved"]
     assert rep["line"].to_list() == [2]
     assert "01/09/2020 set to 01/08/2020" in rep["detail"].item()
+
+
+def test_episode_open_past_the_18th_birthday_is_an_error(tmp_path):
+    cols = "CHILD,SEX,DOB,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC"
+    rows = ["A,1,01/01/2005,01/05/2021,S,C2,N1,U4,PR1,,",  # 18 on 01/01/2023, still open
+            "B,2,01/01/2012,01/05/2021,S,C2,N1,U4,PR1,01/03/2023,E4A"]
+    p = tmp_path / "one.csv"
+    p.write_text(cols + "\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError) as info:
+        read_ssda903(p)
+    [prob] = info.value.problems
+    assert (prob.rule, prob.row, prob.column) == ("open-after-18", 2, "DEC")
