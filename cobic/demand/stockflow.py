@@ -383,6 +383,7 @@ class FittedStockFlow:
             "bdays": np.tile(_birthdays(s0["dob"]), (P, 1)).astype(np.int32),
             "active_from": np.full(P * n0, day_number(year_end(self.origin)) + 1, np.int32),
         }
+        st.update(_bands_at(st["bdays"], st["pstart"], st["active_from"]))
 
         periods = tuple(self.origin + h for h in range(1, horizon + 1))
         stock = np.zeros((1, P, horizon, n_g))
@@ -411,6 +412,7 @@ class FittedStockFlow:
                 new = {"path": npath, "group": g0, "pstart": day,
                        # future entrants: birthdays as whole days of 365.25 (within a day)
                        "bdays": ndob[:, None] + _BIRTHDAY_OFFSETS, "active_from": day}
+                new.update(_bands_at(new["bdays"], day, day))
                 st = {k: np.concatenate([v, new[k].astype(np.int32)]) for k, v in st.items()}
                 _accumulate(entries[0, :, hi], npath, g0, 1.0)
             # ---- four quarters; entrants not yet in care have no exposure (tau = 0)
@@ -420,31 +422,20 @@ class FittedStockFlow:
                 path, group, bd = st["path"], st["group"], st["bdays"]
                 s = np.maximum(st["active_from"], np.int32(qs))
                 tau = np.maximum(np.int64(qe) - s, 0).astype(np.float32)
-                ab = (bd[:, 0] <= s).astype(np.int32)
-                for k in (1, 2, 3):
-                    ab += bd[:, k] <= s
-                dur = s - st["pstart"]
-                db = (dur >= DURATION_CUTS[0]).astype(np.int32)
-                for c in DURATION_CUTS[1:]:
-                    db += dur >= c
-                # hazards change where the duration or age band changes inside the quarter:
-                # integrate them over up to three pieces
-                next_dur = st["pstart"] + _DUR_NEXT[db]
-                next_age = np.where(ab < 4, np.take_along_axis(
-                    bd, np.minimum(ab, 3)[:, None], axis=1)[:, 0], _NEVER)
-                s_in = np.minimum(s, qe)  # not yet (or no longer) in care: no exposure
-                c1 = np.clip(np.minimum(next_dur, next_age), s_in, qe)
-                c2 = np.clip(np.maximum(next_dur, next_age), s_in, qe)
-                lam_exit = np.zeros(len(s), dtype=np.float32)
-                lam_move = np.zeros(len(s), dtype=np.float32)
-                for lo, hi_, at in ((s_in, c1, s_in), (c1, c2, c1), (c2, np.int64(qe), c2)):
-                    span = (hi_ - lo).astype(np.float32)
-                    a_k = ab + (next_age <= at)
-                    d_k = db + (next_dur <= at)
-                    cell = ((path * n_g + group) * N_AB + np.minimum(a_k, 4)) * N_DB \
-                        + np.minimum(d_k, 4)
-                    lam_exit += h_exit_f[cell] * span
-                    lam_move += h_move_f[cell] * span
+                ab, db = st["ab"], st["db"]
+                cell = ((path * n_g + group) * N_AB + ab) * N_DB + db
+                lam_exit = h_exit_f[cell] * tau
+                lam_move = h_move_f[cell] * tau
+                # where the age or duration band changes inside the quarter, integrate the
+                # hazards over the pieces (each band changes at most once) and move the bands on
+                ch = np.flatnonzero((st["next_cut"] < qe) & (tau > 0))
+                if ch.size:
+                    lam_exit[ch], lam_move[ch] = _piecewise_hazard(
+                        h_exit_f, h_move_f, path[ch], group[ch], ab[ch], db[ch], s[ch],
+                        st["pstart"][ch], bd[ch], qe, n_g)
+                    upd = _bands_at(bd[ch], st["pstart"][ch], np.full(ch.size, qe))
+                    for key in ("ab", "db", "next_cut"):
+                        st[key][ch] = upd[key]
                 p_exit = 1.0 - np.exp(-lam_exit)
                 p_move = (1.0 - p_exit) * (1.0 - np.exp(-lam_move))
                 u = rng.random(len(s), dtype=np.float32)
@@ -495,6 +486,41 @@ class FittedStockFlow:
 _NEVER = np.iinfo(np.int32).max
 _DUR_NEXT = np.array([*DURATION_CUTS, 10**8], dtype=np.int64)  # next duration cut by band
 _BIRTHDAY_OFFSETS = np.floor(365.25 * np.array([*AGE_CUTS, 18])).astype(np.int64)[None, :]
+
+
+def _bands_at(bd: np.ndarray, pstart: np.ndarray, day: np.ndarray) -> dict[str, np.ndarray]:
+    """Age band and duration band on ``day``, and the next day either changes."""
+    ab = (bd[:, 0] <= day).astype(np.int32)
+    for k in (1, 2, 3):
+        ab += bd[:, k] <= day
+    dur = day - pstart
+    db = (dur >= DURATION_CUTS[0]).astype(np.int32)
+    for c in DURATION_CUTS[1:]:
+        db += dur >= c
+    next_age = np.where(ab < 4, np.take_along_axis(bd, np.minimum(ab, 3)[:, None], axis=1)[:, 0],
+                        _NEVER)
+    next_cut = np.minimum(pstart + _DUR_NEXT[db], next_age)
+    return {"ab": ab, "db": db, "next_cut": np.minimum(next_cut, _NEVER).astype(np.int32)}
+
+
+def _piecewise_hazard(h_exit, h_move, path, group, ab, db, s, pstart, bd, qe, n_g):
+    """Integrated exit and move hazards over [s, qe) for rows whose age or duration band
+    changes inside the interval: split at the (at most two) change points."""
+    next_dur = pstart + _DUR_NEXT[db]
+    next_age = np.where(ab < 4, np.take_along_axis(bd, np.minimum(ab, 3)[:, None], axis=1)[:, 0],
+                        _NEVER)
+    c1 = np.clip(np.minimum(next_dur, next_age), s, qe)
+    c2 = np.clip(np.maximum(next_dur, next_age), s, qe)
+    lam_exit = np.zeros(len(s), dtype=np.float32)
+    lam_move = np.zeros(len(s), dtype=np.float32)
+    for lo, hi, at in ((s, c1, s), (c1, c2, c1), (c2, np.int64(qe), c2)):
+        span = (hi - lo).astype(np.float32)
+        a_k = np.minimum(ab + (next_age <= at), 4)
+        d_k = np.minimum(db + (next_dur <= at), 4)
+        cell = ((path * n_g + group) * N_AB + a_k) * N_DB + d_k
+        lam_exit += h_exit[cell] * span
+        lam_move += h_move[cell] * span
+    return lam_exit, lam_move
 
 
 def _birthdays(dob: np.ndarray) -> np.ndarray:
