@@ -23,6 +23,7 @@ Scenarios (:class:`cobic.demand.scenarios.Scenario`) change the fitted rates bef
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
@@ -368,10 +369,45 @@ class FittedStockFlow:
             h_exit = h_exit * sc.exit_multiplier
             first_p = sc.shift_mix(first_p, self.groups)
             dest_p = sc.shift_mix(dest_p, self.groups)
-        h_exit_f = h_exit.astype(np.float32).reshape(-1)
-        h_move_f = h_move
-        age_cum, first_cum, dest_cum = _age_table(age_p), _cumulative(first_p), _cumulative(dest_p)
+        first_cum, dest_cum = _cumulative(first_p), _cumulative(dest_p)
+        age_within = _age_within_band(age_p)
 
+        tables = {
+            "h_exit": h_exit.astype(np.float32).reshape(P, -1),
+            "h_move": h_move.reshape(P, -1),
+            "ent": ent, "age_within": age_within,
+            "first_cum": first_cum.reshape(P, N_AB, -1), "dest_cum": dest_cum.reshape(P, N_AB, -1),
+        }
+        # two independent chunks of paths on two threads (numpy releases the GIL in its
+        # loops); the chunking is fixed, so the same seed gives the same paths on any machine
+        cut = (P + 1) // 2
+        chunks = [(0, cut), (cut, P)] if P > 1 else [(0, P)]
+        rngs = [np.random.default_rng(ss) for ss in np.random.SeedSequence(seed).spawn(2)]
+        parts_in = [({k: v[a:b] for k, v in tables.items()}, rngs[i])
+                    for i, (a, b) in enumerate(chunks)]
+        with ThreadPoolExecutor(max_workers=len(parts_in)) as pool:
+            parts = list(pool.map(lambda x: self._run_paths(horizon, *x), parts_in))
+        res = {k: np.concatenate([pt[k] for pt in parts], axis=1) for k in parts[0]}
+        periods = tuple(self.origin + h for h in range(1, horizon + 1))
+        band_names = ("under 1", "1-4", "5-9", "10-15", "16-17")
+        return Paths(model="stockflow", areas=(self.area_name or self.area,), origin=self.origin,
+                     periods=periods, groups=self.groups, values=res["stock"],
+                     scenario=self.scenario_name,
+                     extra={"child_days": res["child_days"], "entries": res["entries"],
+                            "exits": res["exits"]},
+                     age_bands={b: res[b] for b in band_names})
+
+    def _run_paths(self, horizon: int, tables: dict[str, np.ndarray],
+                   rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Simulate the paths whose parameter tables are given (one chunk)."""
+        sc = self.scenario
+        n_g = len(self.groups)
+        P = tables["ent"].shape[0]
+        h_exit_f = tables["h_exit"].reshape(-1)
+        h_move_f = tables["h_move"].reshape(-1)
+        ent, age_within = tables["ent"], tables["age_within"]
+        first_cum = tables["first_cum"].reshape(P * N_AB, -1)
+        dest_cum = tables["dest_cum"].reshape(P * N_AB, -1)
         # ---- state: the stock at the origin, replicated per path (day numbers as int32)
         s0 = self.stock
         n0 = len(s0["group"])
@@ -405,7 +441,10 @@ class FittedStockFlow:
             if tot:
                 npath = np.repeat(np.repeat(np.arange(P), N_AB), n_new.reshape(-1))
                 nband = np.repeat(np.tile(np.arange(N_AB), P), n_new.reshape(-1))
-                ages = _categorical(rng, age_cum, npath * N_AB + nband)
+                # single ages: multinomial counts per path and band, laid out in the same
+                # (path, band) blocks as npath and nband
+                by_age = rng.multinomial(n_new, age_within)  # [P, band, 18]
+                ages = np.repeat(np.tile(np.arange(18), P * N_AB), by_age.reshape(-1))
                 day = ys + rng.integers(0, ye - ys, size=tot)
                 ndob = day - np.floor(365.25 * ages + rng.random(tot) * 362.25).astype(np.int64)
                 g0 = _categorical(rng, first_cum, npath * N_AB + nband)
@@ -423,19 +462,27 @@ class FittedStockFlow:
                 s = np.maximum(st["active_from"], np.int32(qs))
                 tau = np.maximum(np.int64(qe) - s, 0).astype(np.float32)
                 ab, db = st["ab"], st["db"]
-                cell = ((path * n_g + group) * N_AB + ab) * N_DB + db
+                pg = path * n_g + group
+                cell = (pg * N_AB + ab) * N_DB + db
                 lam_exit = h_exit_f[cell] * tau
                 lam_move = h_move_f[cell] * tau
                 # where the age or duration band changes inside the quarter, integrate the
                 # hazards over the pieces (each band changes at most once) and move the bands on
-                ch = np.flatnonzero((st["next_cut"] < qe) & (tau > 0))
+                ch = np.flatnonzero((np.minimum(st["next_age"], st["next_dur"]) < qe) & (tau > 0))
                 if ch.size:
+                    na, nd = st["next_age"][ch], st["next_dur"][ch]
                     lam_exit[ch], lam_move[ch] = _piecewise_hazard(
-                        h_exit_f, h_move_f, path[ch], group[ch], ab[ch], db[ch], s[ch],
-                        st["pstart"][ch], bd[ch], qe, n_g)
-                    upd = _bands_at(bd[ch], st["pstart"][ch], np.full(ch.size, qe))
-                    for key in ("ab", "db", "next_cut"):
-                        st[key][ch] = upd[key]
+                        h_exit_f, h_move_f, pg[ch], ab[ch], db[ch], s[ch], na, nd, qe)
+                    # move the bands on past the change points inside the quarter
+                    up_a = ch[na < qe]
+                    st["ab"][up_a] += 1
+                    a_new = st["ab"][up_a]
+                    st["next_age"][up_a] = np.where(
+                        a_new < 4, bd[up_a, np.minimum(a_new, 3)], _NEVER)
+                    up_d = ch[nd < qe]
+                    st["db"][up_d] += 1
+                    st["next_dur"][up_d] = np.minimum(
+                        st["pstart"][up_d] + _DUR_NEXT[st["db"][up_d]], _NEVER)
                 p_exit = 1.0 - np.exp(-lam_exit)
                 p_move = (1.0 - p_exit) * (1.0 - np.exp(-lam_move))
                 u = rng.random(len(s), dtype=np.float32)
@@ -449,7 +496,8 @@ class FittedStockFlow:
                 exit_now = haz_exit | forced
                 end_care = np.where(haz_exit, t_ev, np.minimum(b, np.int32(qe)))
                 end_old = np.where(is_move, t_ev, np.where(exit_now, end_care, np.int32(qe)))
-                _accumulate(cdays[0, :, hi], path, group, np.maximum(end_old - s, 0))
+                cdays[0, :, hi] += np.bincount(pg, weights=np.maximum(end_old - s, 0),
+                                               minlength=P * n_g).reshape(P, n_g)
                 mv = np.flatnonzero(is_move)
                 if mv.size:
                     new_g = _categorical(rng, dest_cum, path[mv] * N_AB + ab[mv])
@@ -468,11 +516,9 @@ class FittedStockFlow:
             age_end = (bd[:, :4] <= ye - 1).sum(axis=1)
             for b_i, name in enumerate(band_names):
                 bands[name][0, :, hi] = np.bincount(path[age_end == b_i], minlength=P)
-        return Paths(model="stockflow", areas=(self.area_name or self.area,), origin=self.origin,
-                     periods=periods, groups=self.groups, values=stock,
-                     scenario=self.scenario_name,
-                     extra={"child_days": cdays, "entries": entries, "exits": exits},
-                     age_bands=bands)
+        out = {"stock": stock, "child_days": cdays, "entries": entries, "exits": exits}
+        out.update(bands)
+        return out
 
     def _entry_lambda(self, ent: np.ndarray, year: int) -> np.ndarray:
         """Expected entries per path and age band in ``year``."""
@@ -499,16 +545,14 @@ def _bands_at(bd: np.ndarray, pstart: np.ndarray, day: np.ndarray) -> dict[str, 
         db += dur >= c
     next_age = np.where(ab < 4, np.take_along_axis(bd, np.minimum(ab, 3)[:, None], axis=1)[:, 0],
                         _NEVER)
-    next_cut = np.minimum(pstart + _DUR_NEXT[db], next_age)
-    return {"ab": ab, "db": db, "next_cut": np.minimum(next_cut, _NEVER).astype(np.int32)}
+    next_dur = np.minimum(pstart + _DUR_NEXT[db], _NEVER)
+    return {"ab": ab, "db": db, "next_age": next_age.astype(np.int32),
+            "next_dur": next_dur.astype(np.int32)}
 
 
-def _piecewise_hazard(h_exit, h_move, path, group, ab, db, s, pstart, bd, qe, n_g):
+def _piecewise_hazard(h_exit, h_move, pg, ab, db, s, next_age, next_dur, qe):
     """Integrated exit and move hazards over [s, qe) for rows whose age or duration band
     changes inside the interval: split at the (at most two) change points."""
-    next_dur = pstart + _DUR_NEXT[db]
-    next_age = np.where(ab < 4, np.take_along_axis(bd, np.minimum(ab, 3)[:, None], axis=1)[:, 0],
-                        _NEVER)
     c1 = np.clip(np.minimum(next_dur, next_age), s, qe)
     c2 = np.clip(np.maximum(next_dur, next_age), s, qe)
     lam_exit = np.zeros(len(s), dtype=np.float32)
@@ -517,7 +561,7 @@ def _piecewise_hazard(h_exit, h_move, path, group, ab, db, s, pstart, bd, qe, n_
         span = (hi - lo).astype(np.float32)
         a_k = np.minimum(ab + (next_age <= at), 4)
         d_k = np.minimum(db + (next_dur <= at), 4)
-        cell = ((path * n_g + group) * N_AB + a_k) * N_DB + d_k
+        cell = (pg * N_AB + a_k) * N_DB + d_k
         lam_exit += h_exit[cell] * span
         lam_move += h_move[cell] * span
     return lam_exit, lam_move
@@ -555,10 +599,10 @@ def _categorical(rng: np.random.Generator, cum: np.ndarray, rows: np.ndarray) ->
 _BAND_AGES = [range(0, 1), range(1, 5), range(5, 10), range(10, 16), range(16, 18)]
 
 
-def _age_table(age_p: np.ndarray) -> np.ndarray:
-    """``[path * band, 18]`` cumulative tables of single ages within each age band."""
-    P = age_p.shape[0]
+def _age_within_band(age_p: np.ndarray) -> np.ndarray:
+    """``[path, band, 18]`` probabilities of each single age within each age band."""
     mask = np.zeros((N_AB, 18))
     for b, r in enumerate(_BAND_AGES):
         mask[b, list(r)] = 1.0
-    return _cumulative(age_p[:, None, :] * mask[None, :, :]).reshape(P * N_AB, 18)
+    p = age_p[:, None, :] * mask[None, :, :]
+    return p / p.sum(axis=2, keepdims=True)
