@@ -301,6 +301,8 @@ def backtest(
     paths: Annotated[int, typer.Option("--paths", help="Simulated paths.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     by_area: Annotated[Path | None, typer.Option(help="Also write metrics per area here.")] = None,
+    population: Annotated[Path | None, typer.Option(
+        help="With --episodes: CSV of year, population (0-17); enables the rate model.")] = None,
     gate: Annotated[str | None, typer.Option(
         help="MODEL:BASELINE - exit 1 if MODEL is worse than BASELINE in MAPE or 80% interval "
         "score at any horizon, or its 80% coverage is outside 75-85%.")] = None,
@@ -314,7 +316,11 @@ def backtest(
     if (episodes is None) == (panel is None):
         err.print("Give exactly one of --panel CSV or --episodes DIR.")
         raise typer.Exit(2)
-    default = list(SERIES_MODELS) + ([] if panel is not None else ["stockflow"])
+    if panel is not None:
+        default = list(SERIES_MODELS)
+    else:  # one LA: no pooling across areas; the rate model needs a population
+        default = ["naive", "drift", "flowbalance", "ets", "stockflow"] + (
+            ["rate"] if population is not None else [])
     chosen = [m.strip() for m in models.split(",")] if models else default
     unknown = [m for m in chosen if m not in default]
     if unknown:
@@ -339,7 +345,7 @@ def backtest(
                 res = backtest_panel(read_panel(panel), chosen, scheme, paths, seed, tick)
             else:
                 res = backtest_episodes(read_ssda903(episodes), chosen, scheme, paths, seed,
-                                        progress=tick)
+                                        population=_population(population), progress=tick)
     except DataError as e:
         _fail(e)
     except ValueError as e:
