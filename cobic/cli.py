@@ -374,7 +374,7 @@ def demo(
     episodes: Annotated[Path | None, typer.Option(
         help="SSDA903 folder to use instead of the embedded synthetic LA.")] = None,
 ) -> None:
-    """The main job on the embedded default data: validate and summarise it."""
+    """The main job on the embedded default data: validate, summarise and forecast it."""
     src = episodes or (fixtures_dir() / FIXTURE_LA)
     try:
         data = read_ssda903(src)
@@ -382,4 +382,19 @@ def demo(
         _fail(e)
     _print_ssda903_summary(data)
     out.print("[green]Data validated.[/]")
+    from cobic.demand.api import forecast_episodes
+
+    pop_file = src / "population.csv" if src.is_dir() else None
+    pop = _population(pop_file) if pop_file is not None and pop_file.exists() else None
+    paths = forecast_episodes(data, "stockflow", horizon=5, n_paths=1000, seed=1,
+                              population=pop, area=src.name)
+    t = paths.forecast_table()
+    cd = paths.forecast_table("child_days")
+    head = (t.filter((pl.col("placement_group") == "all") & (pl.col("age_band") == "all"))
+            .select("period", pl.col("q10").round(0), pl.col("q50").round(0),
+                    pl.col("q90").round(0))
+            .join(cd.filter((pl.col("placement_group") == "all") & (pl.col("age_band") == "all"))
+                  .select("period", child_days_q50=pl.col("q50").round(0)), on="period"))
+    out.print(_table(head, "Forecast (stockflow, 1,000 paths): children looked after on 31 "
+                           "March (10th, 50th, 90th percentiles) and child-days"))
 

@@ -23,6 +23,7 @@ def test_demo_on_embedded_data_prints_the_summary():
     assert res.exit_code == 0, res.output
     assert "Data validated" in res.output
     assert "stock_end" in res.output and "child_days" in res.output
+    assert "Forecast (stockflow" in res.output
 
 
 def test_validate_sample_writes_report(shared_data, tmp_path):
