@@ -245,7 +245,9 @@ def forecast(
         " stay=+10%, mix=residential>fostering:25%, uasc=30.")] = None,
     population: Annotated[Path | None, typer.Option(
         help="With --episodes: CSV of year, population (0-17) for entry rates per 10,000.")] = None,
-    paths_out: Annotated[Path | None, typer.Option(help="Also write the paths table here.")] = None,
+    paths_out: Annotated[Path | None, typer.Option(
+        help="Also write the paths (every measure: stock, child_days, entries, exits, moves, "
+        "days_by_duration) here; cobic price reads it.")] = None,
 ) -> None:
     """Forecast children looked after (stock on 31 March) as distributions, with scenarios."""
     from cobic.demand.api import forecast_episodes, forecast_panel
@@ -279,7 +281,7 @@ def forecast(
     table = result.forecast_table()
     _write_table(table, out_file)
     if paths_out is not None:
-        _write_table(result.paths_table(), paths_out)
+        _write_table(result.measures_table(), paths_out)
     head = table.filter((pl.col("placement_group") == "all") & (pl.col("age_band") == "all"))
     out.print(_table(head.select("area", "model", "period", pl.col("mean").round(1),
                                  pl.col("q10").round(0), pl.col("q50").round(0),
@@ -367,6 +369,144 @@ def backtest(
                 err.print(f"  - {f}")
             raise typer.Exit(1)
         out.print(f"[green]Accuracy gate passed[/] ({gate_pair[0]} vs {gate_pair[1]}).")
+
+
+def _read_paths(path: Path) -> pl.DataFrame:
+    if not path.exists():
+        err.print(f"{path}: file not found")
+        raise typer.Exit(2)
+    try:
+        return pl.read_parquet(path) if path.suffix.lower() == ".parquet" else pl.read_csv(path)
+    except pl.exceptions.PolarsError as e:
+        err.print(f"{path}: not readable as a paths table ({e})")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def price(
+    forecast_file: Annotated[Path, typer.Option(
+        "--forecast", help="Paths file from cobic forecast --paths-out (.csv or .parquet).")],
+    contract: Annotated[Path, typer.Option(help="Contract terms TOML (models/contracts/).")],
+    costs: Annotated[Path, typer.Option(help="Cost set TOML (models/costs/).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the tables and workbook.")],
+    seed: Annotated[int, typer.Option(help="Random seed for costs and indicators.")] = 0,
+) -> None:
+    """Price a contract on forecast paths: per year and per path, summaries, mechanisms."""
+    from cobic.contract import apply_terms, compare_mechanisms, load_contract
+    from cobic.contract.calculator import simulate_contract_costs
+    from cobic.costs import DemandPaths, load_cost_spec
+    from cobic.errors import SpecError
+
+    try:
+        terms = load_contract(contract)
+        spec = load_cost_spec(costs)
+        demand = DemandPaths.from_table(_read_paths(forecast_file), str(forecast_file))
+        sim = simulate_contract_costs(demand, spec, terms, seed)
+        priced = apply_terms(sim, terms, spec)
+    except (SpecError, ValueError) as e:
+        err.print(f"[bold red]Cannot price[/]: {e}")
+        raise typer.Exit(2) from None
+    _write_priced(out_dir, priced, compare_mechanisms(sim, priced), terms, spec, forecast_file)
+
+
+def _write_priced(out_dir: Path, priced, mechanisms: pl.DataFrame, terms, spec, source) -> None:
+    from cobic.report.workbook import write_workbook
+
+    tables = {"schedule": priced.schedule(), "summary": priced.summary(), "risk": priced.risk(),
+              "mechanisms": mechanisms, "by_path_year": priced.by_path_year()}
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent if out_dir.parent.exists() else None,
+                                prefix=f".{out_dir.name}."))
+    try:
+        for name, df in tables.items():
+            df.write_csv(tmp / f"{name}.csv")
+        notes = [
+            ("Contract", f"{terms.name} ({terms.source}): {terms.length} years from "
+                         f"{terms.first_year - 1}-{terms.first_year % 100:02d}, basis "
+                         f"{terms.basis}, capitation {terms.method} at "
+                         f"P{round(terms.point * 100)}"),
+            ("Costs", f"{spec.name} ({spec.source}), base price year "
+                      f"{spec.base_price_year - 1}-{spec.base_price_year % 100:02d}"),
+            ("Demand", f"{priced.n_paths:,} forecast paths from {source}"),
+            ("Money", "GBP, nominal unless marked real (deflated by the inflation assumption) or "
+                      "pv (real, discounted at the Green Book rate; year 1 undiscounted)"),
+            ("Signs", "variance = actual cost - capitated payment; provider share + "
+                      "commissioner share = variance; provider margin = net to provider - cost"),
+        ]
+        sheets = {k: v for k, v in tables.items() if k != "by_path_year"}
+        sheets["by_path_year (first 5k)"] = tables["by_path_year"].head(5000)
+        write_workbook(tmp / "contract.xlsx", sheets, notes)
+        tmp.chmod(0o755)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    def m(c: str) -> pl.Expr:
+        return (pl.col(c) / 1e6).round(2)
+
+    sch = tables["schedule"].select(
+        pl.col("contract_year").alias("year"), pl.col("financial_year").alias("FY"),
+        m("capitation"), m("at_risk"), m("expected_cost").alias("expected cost"),
+        m("expected_net_to_provider").alias("expected outlay"), m("capitation_pv").alias("cap PV"),
+        pl.col("p_hit_loss_cap").round(2).alias("P(loss cap)"))
+    out.print(_table(sch, f"{terms.name}: capitation and expected ledger by year (GBP m)"))
+    sm = tables["summary"].filter(pl.col("measure").is_in(
+        ["actual_cost", "commissioner_outlay", "commissioner_outlay_pv", "provider_margin"]
+    )).select("measure", *[m(c) for c in ("mean", "p10", "p50", "p80", "p90")])
+    out.print(_table(sm, "Whole contract over all paths (GBP m)"))
+    mech = mechanisms.select(
+        "mechanism", m("commissioner_mean").alias("outlay mean"),
+        m("commissioner_p90").alias("outlay P90"),
+        m("provider_margin_mean").alias("margin mean"),
+        m("provider_margin_p10").alias("margin P10"),
+        pl.col("p_provider_loss").round(2).alias("P(loss)"))
+    out.print(_table(mech, "Payment mechanisms on the same paths (GBP m)"))
+    out.print(f"Tables and contract.xlsx written to {out_dir}")
+
+
+@app.command()
+def settle(
+    contract: Annotated[Path, typer.Option(help="Contract terms TOML.")],
+    priced_dir: Annotated[Path, typer.Option(
+        "--priced", help="Folder written by cobic price (its schedule.csv).")],
+    actuals: Annotated[Path, typer.Option(
+        help="The year's actuals TOML: contract_year, [child_days], entries, exits, moves, "
+        "actual_cost (optional), [indicators].")],
+    costs: Annotated[Path | None, typer.Option(
+        help="Cost set TOML, to cost the activity when actual_cost is not given.")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write the ledger (CSV).")] = None,
+) -> None:
+    """Settle one contract year: the ledger with every step shown."""
+    from cobic.contract import load_actuals, load_contract
+    from cobic.contract import settle as settle_year
+    from cobic.costs import load_cost_spec
+    from cobic.errors import SpecError
+
+    try:
+        terms = load_contract(contract)
+        act = load_actuals(actuals, terms)
+        sched_path = priced_dir / "schedule.csv"
+        if not sched_path.exists():
+            raise ValueError(f"{sched_path} not found: run cobic price first")
+        sched = pl.read_csv(sched_path).filter(pl.col("contract_year") == act.contract_year)
+        if sched.height != 1:
+            raise ValueError(f"{sched_path} has no contract year {act.contract_year}")
+        if "expected_child_days" not in sched.columns:
+            raise ValueError(f"{sched_path} has no expected_child_days column")
+        cap = float(sched["capitation"].item())
+        exp_days = float(sched["expected_child_days"].item())
+        spec = load_cost_spec(costs) if costs is not None else None
+        ledger = settle_year(terms, act, cap, exp_days, spec)
+    except (SpecError, ValueError) as e:
+        err.print(f"[bold red]Cannot settle[/]: {e}")
+        raise typer.Exit(2) from None
+    out.print(_table(ledger.with_columns(pl.col("amount").map_elements(
+        lambda v: f"{v:,.2f}", return_dtype=pl.String)),
+        f"Settlement, contract year {act.contract_year}"))
+    if out_file is not None:
+        _write_atomic(out_file, lambda p: ledger.write_csv(p))
+        out.print(f"Ledger written to {out_file}")
 
 
 @app.command()

@@ -1,14 +1,26 @@
-"""Unit costs: weekly placement cost by placement group and provider type (``models/costs/``).
+"""Costs of children looked after: placements, case management, overheads, indexation,
+efficiency, start-up, unit-cost uncertainty and a high-cost placement tail.
 
-Each figure carries its price year and source. Case management, overheads, indexation and
-efficiency are added by the capitation calculator.
+A cost set is a TOML in ``models/costs/`` (see ``england_2024_25.toml``). The cost of a demand
+path in contract year ``y`` (1 = the first year; year 0 is the financial year before) is::
+
+    placements  = sum over groups  child_days[g] x weekly[g] / 7 x m[g] x (1 + u_g)^y x (1 - e)^y
+    case mgmt   = child_months x per_child_month + entries x c_entry + moves x c_move
+                  + exits x c_exit            (indexed and made efficient likewise)
+    total       = (placements + case mgmt) x (1 + overhead) + start-up[y] + high-cost tail
+
+where ``weekly[g]`` is each group's cost uprated from its price year to year 0, ``m[g]`` a
+lognormal unit-cost multiplier per path (mean 1), ``u_g`` the group's annual uplift and ``e``
+the efficiency factor. Everything is array maths over paths x years x groups.
 """
 
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from pandera.errors import SchemaError, SchemaErrors
 
@@ -17,9 +29,12 @@ from cobic.errors import SpecError
 from cobic.paths import models_dir
 from cobic.schemas import UnitCostSchema
 
-__all__ = ["load_unit_costs", "default_unit_costs_path"]
+__all__ = ["CostSpec", "DemandPaths", "CostPaths", "load_cost_spec", "load_unit_costs",
+           "default_unit_costs_path", "simulate_costs", "fy_end_year", "DAYS_PER_MONTH"]
 
-_TOP = {"name", "currency", "note", "placement"}
+DAYS_PER_MONTH = 365.25 / 12
+_TOP = {"name", "currency", "note", "base_price_year", "placement", "case_management",
+        "overheads", "indexation", "efficiency", "uncertainty", "startup"}
 _ROW = {"placement_group", "provider", "weekly_cost", "price_year", "source"}
 
 
@@ -27,28 +42,80 @@ def default_unit_costs_path() -> Path:
     return models_dir() / "costs" / "england_2024_25.toml"
 
 
+def fy_end_year(price_year: str, key: str = "price_year", src: str = "") -> int:
+    """'2024-25' -> 2025 (financial years are named by the year they end in)."""
+    try:
+        a, b = price_year.split("-")
+        start = int(a)
+        if len(a) != 4 or len(b) != 2 or (start + 1) % 100 != int(b):
+            raise ValueError
+    except ValueError:
+        raise SpecError(src, key, f"must be a financial year such as 2024-25, got "
+                                  f"{price_year!r}") from None
+    return start + 1
+
+
+@dataclass(frozen=True)
+class CostSpec:
+    """A validated cost set. Weekly costs are by placement group (provider ``all``)."""
+
+    name: str
+    base_price_year: int  # financial year (ending) the costs are expressed in
+    weekly: dict[str, float]  # group -> weekly cost in the base price year
+    per_child_month: float
+    event_costs: dict[str, float]  # entry, placement_move, exit (base price year)
+    overhead_rate: float
+    indexation: dict[str, float]  # group -> annual uplift (and "default")
+    efficiency: float
+    unit_cost_cv: float = 0.0
+    high_cost_per_year: float = 0.0
+    high_cost_mean_weekly: float = 0.0
+    high_cost_sd_weekly: float = 0.0
+    high_cost_weeks: float = 0.0
+    startup: tuple[float, ...] = ()
+    source: str = ""
+    table: pl.DataFrame = field(default=None, repr=False, compare=False)
+
+    def uplift(self, group: str) -> float:
+        return self.indexation.get(group, self.indexation["default"])
+
+    def weekly_in_year0(self, group: str, year0: int) -> float:
+        """Weekly cost uprated from the base price year to contract year 0 (FY ending)."""
+        return self.weekly[group] * (1 + self.uplift(group)) ** (year0 - self.base_price_year)
+
+
+def _number(src, key, v, lo=0.0, hi=None) -> float:
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        raise SpecError(src, key, f"must be a number, got {v!r}")
+    if v < lo or (hi is not None and v > hi):
+        rng = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
+        raise SpecError(src, key, f"must be {rng}, got {v!r}")
+    return float(v)
+
+
+def _known(src: str, prefix: str, table: dict, allowed: set[str]) -> None:
+    for k in table:
+        if k not in allowed:
+            raise SpecError(src, f"{prefix}.{k}" if prefix else k,
+                            f"unknown key (allowed: {sorted(allowed)})")
+
+
 def load_unit_costs(path: Path | str, codes: CodeSets | None = None) -> pl.DataFrame:
-    """Load a unit-cost TOML into a validated table.
+    """The ``[[placement]]`` rows of a cost set as a validated table."""
+    return load_cost_spec(path, codes).table
 
-    Returns ``placement_group, provider, weekly_cost, price_year, source``. Every placement
-    group of ``codes`` must have a cost for provider ``all``.
 
-    Raises
-    ------
-    SpecError
-        Naming the key, for unknown keys, unknown placement groups, negative costs, a missing
-        group or a malformed price year.
-    """
+def load_cost_spec(path: Path | str, codes: CodeSets | None = None) -> CostSpec:
+    """Load and check a cost-set TOML; every error names the key (nothing is guessed)."""
     codes = codes or default_codes()
     src = str(path)
     with open(path, "rb") as f:
         raw = tomllib.load(f)
-    for k in raw:
-        if k not in _TOP:
-            raise SpecError(src, k, f"unknown key (allowed: {sorted(_TOP)})")
+    _known(src, "", raw, _TOP)
     rows = raw.get("placement", [])
     if not rows:
         raise SpecError(src, "placement", "no [[placement]] rows")
+    groups = (*codes.group_names, "all")
     for i, r in enumerate(rows):
         key = f"placement[{i}]"
         unknown = set(r) - _ROW
@@ -57,12 +124,11 @@ def load_unit_costs(path: Path | str, codes: CodeSets | None = None) -> pl.DataF
         missing = _ROW - set(r)
         if missing:
             raise SpecError(src, f"{key}.{sorted(missing)[0]}", "is required")
-        if r["placement_group"] not in codes.group_names:
+        if r["placement_group"] not in groups:
             raise SpecError(src, f"{key}.placement_group",
-                            f"{r['placement_group']!r} is not one of {codes.group_names}")
-        if not isinstance(r["weekly_cost"], int | float) or r["weekly_cost"] < 0:
-            raise SpecError(src, f"{key}.weekly_cost",
-                            f"must be a number >= 0, got {r['weekly_cost']!r}")
+                            f"{r['placement_group']!r} is not one of {groups}")
+        _number(src, f"{key}.weekly_cost", r["weekly_cost"])
+        fy_end_year(r["price_year"], f"{key}.price_year", src)
     df = pl.DataFrame(rows, schema={"placement_group": pl.String, "provider": pl.String,
                                     "weekly_cost": pl.Float64, "price_year": pl.String,
                                     "source": pl.String})
@@ -74,4 +140,247 @@ def load_unit_costs(path: Path | str, codes: CodeSets | None = None) -> pl.DataF
     missing_groups = [g for g in codes.group_names if g not in have_all]
     if missing_groups:
         raise SpecError(src, "placement", f"no provider = 'all' cost for {missing_groups}")
-    return df
+
+    base = fy_end_year(raw.get("base_price_year", "2024-25"), "base_price_year", src)
+    idx_raw = raw.get("indexation", {"default": 0.0})
+    _known(src, "indexation", idx_raw, {*groups, "default", "source"})
+    indexation = {k: _number(src, f"indexation.{k}", v, -0.5, 0.5)
+                  for k, v in idx_raw.items() if k != "source"}
+    indexation.setdefault("default", 0.0)
+
+    def to_base(amount: float, price_year: int, rate: float) -> float:
+        return amount * (1 + rate) ** (base - price_year)
+
+    weekly = {}
+    for r in df.filter(pl.col("provider") == "all").iter_rows(named=True):
+        g = r["placement_group"]
+        rate = indexation.get(g, indexation["default"])
+        weekly[g] = to_base(r["weekly_cost"], fy_end_year(r["price_year"]), rate)
+
+    cm = raw.get("case_management", {})
+    _known(src, "case_management", cm, {"per_child_month", "entry", "placement_move", "exit",
+                                        "price_year", "index", "source"})
+    cm_year = fy_end_year(cm.get("price_year", f"{base - 1}-{base % 100:02d}"),
+                          "case_management.price_year", src)
+    cm_index = _number(src, "case_management.index", cm.get("index", 0.0), -0.5, 0.5)
+    per_month = to_base(_number(src, "case_management.per_child_month",
+                                cm.get("per_child_month", 0.0)), cm_year, cm_index)
+    events = {k: to_base(_number(src, f"case_management.{k}", cm.get(k, 0.0)), cm_year,
+                         cm_index) for k in ("entry", "placement_move", "exit")}
+    oh = raw.get("overheads", {})
+    _known(src, "overheads", oh, {"rate", "source"})
+    eff = raw.get("efficiency", {})
+    _known(src, "efficiency", eff, {"rate", "source"})
+    unc = raw.get("uncertainty", {})
+    _known(src, "uncertainty", unc, {"unit_cost_cv", "high_cost_per_year",
+                                     "high_cost_mean_weekly", "high_cost_sd_weekly",
+                                     "high_cost_weeks", "source"})
+    su = raw.get("startup", {})
+    _known(src, "startup", su, {"by_year", "source"})
+    startup = tuple(_number(src, f"startup.by_year[{i}]", v)
+                    for i, v in enumerate(su.get("by_year", [])))
+    return CostSpec(
+        name=str(raw.get("name", src)), base_price_year=base, weekly=weekly,
+        per_child_month=per_month, event_costs=events,
+        overhead_rate=_number(src, "overheads.rate", oh.get("rate", 0.0), 0.0, 1.0),
+        indexation=indexation,
+        efficiency=_number(src, "efficiency.rate", eff.get("rate", 0.0), 0.0, 0.5),
+        unit_cost_cv=_number(src, "uncertainty.unit_cost_cv", unc.get("unit_cost_cv", 0.0),
+                             0.0, 1.0),
+        high_cost_per_year=_number(src, "uncertainty.high_cost_per_year",
+                                   unc.get("high_cost_per_year", 0.0)),
+        high_cost_mean_weekly=_number(src, "uncertainty.high_cost_mean_weekly",
+                                      unc.get("high_cost_mean_weekly", 0.0)),
+        high_cost_sd_weekly=_number(src, "uncertainty.high_cost_sd_weekly",
+                                    unc.get("high_cost_sd_weekly", 0.0)),
+        high_cost_weeks=_number(src, "uncertainty.high_cost_weeks",
+                                unc.get("high_cost_weeks", 0.0)),
+        startup=startup, source=src, table=df,
+    )
+
+
+@dataclass(frozen=True)
+class DemandPaths:
+    """Demand per path and year, as the money side needs it.
+
+    ``child_days[path, year, group]``; ``entries``, ``exits``, ``moves`` ``[path, year]``;
+    ``days_by_duration[path, year, 3]`` (under 6 months, 6-12 months, 12+ months in care) when
+    known; ``population[year]`` (0-17) when known. ``years`` are financial years (ending).
+    """
+
+    years: tuple[int, ...]
+    groups: tuple[str, ...]
+    child_days: np.ndarray
+    entries: np.ndarray
+    exits: np.ndarray
+    moves: np.ndarray
+    days_by_duration: np.ndarray | None = None
+    population: np.ndarray | None = None
+
+    @property
+    def n_paths(self) -> int:
+        return self.child_days.shape[0]
+
+    @classmethod
+    def from_paths(cls, paths, population: np.ndarray | None = None) -> DemandPaths:
+        """From a simulated :class:`cobic.demand.base.Paths` of one area (stockflow, or a
+        series model, whose child-days are then the mean of the stock at the two 31 Marches
+        x the days in the year and whose events are unknown: zero)."""
+        if len(paths.areas) != 1:
+            raise ValueError(f"price one area at a time (got {len(paths.areas)})")
+        ex = paths.extra
+        if "child_days" in ex:
+            cd = ex["child_days"][0]
+            ent, exi = ex["entries"][0].sum(axis=2), ex["exits"][0].sum(axis=2)
+            mov = ex["moves"][0].sum(axis=2) if "moves" in ex else np.zeros_like(ent)
+            dur = ex["days_by_duration"][0] if "days_by_duration" in ex else None
+            return cls(paths.periods, paths.groups, cd, ent, exi, mov, dur, population)
+        return _from_stock(paths.periods, paths.values[0, :, :, 0], population)
+
+    @classmethod
+    def from_table(cls, df: pl.DataFrame, source: str = "paths table") -> DemandPaths:
+        """From a paths table written by ``cobic forecast --paths-out`` (one area)."""
+        need = {"path", "period", "placement_group", "value"}
+        missing = need - set(df.columns)
+        if missing:
+            raise ValueError(f"{source}: missing columns {sorted(missing)} (expected the paths "
+                             "table written by cobic forecast --paths-out)")
+        if "area" in df.columns and df["area"].n_unique() > 1:
+            raise ValueError(f"{source}: holds {df['area'].n_unique()} areas; price one at a time")
+        if "measure" not in df.columns:
+            df = df.with_columns(measure=pl.lit("stock"))
+        years = tuple(sorted(df["period"].unique().to_list()))
+        paths = sorted(df["path"].unique().to_list())
+        P, Y = len(paths), len(years)
+
+        def cube(measure: str, labels: tuple[str, ...] | None = None) -> np.ndarray | None:
+            part = df.filter(pl.col("measure") == measure)
+            if part.height == 0:
+                return None
+            if labels is None:
+                labels = tuple(g for g in dict.fromkeys(part["placement_group"].to_list())
+                               if g != "all") or ("all",)
+            out = np.zeros((P, Y, len(labels)))
+            part = part.filter(pl.col("placement_group").is_in(list(labels)))
+            pi = part["path"].to_numpy()
+            yi = np.searchsorted(np.array(years), part["period"].to_numpy())
+            gi = part["placement_group"].replace_strict(
+                {g: i for i, g in enumerate(labels)}, return_dtype=pl.Int64).to_numpy()
+            out[np.searchsorted(np.array(paths), pi), yi, gi] = part["value"].to_numpy()
+            return out
+
+        cd = cube("child_days")
+        if cd is None:
+            stock = cube("stock", ("all",))
+            if stock is None:
+                raise ValueError(f"{source}: no stock or child_days rows")
+            return _from_stock(years, stock[:, :, 0], None)
+        part = df.filter(pl.col("measure") == "child_days")
+        groups = tuple(g for g in dict.fromkeys(part["placement_group"].to_list()) if g != "all")
+        from cobic.demand.base import DURATION_CLASSES
+
+        def events(m):
+            c = cube(m, ("all",))
+            return np.zeros((P, Y)) if c is None else c[:, :, 0]
+
+        return cls(years, groups or ("all",), cd, events("entries"), events("exits"),
+                   events("moves"), cube("days_by_duration", DURATION_CLASSES), None)
+
+    def window(self, first_year: int, length: int) -> DemandPaths:
+        """The contract years ``first_year .. first_year + length - 1`` (FY ending)."""
+        want = list(range(first_year, first_year + length))
+        missing = [y for y in want if y not in self.years]
+        if missing:
+            raise ValueError(f"the forecast has no years {missing} (it covers "
+                             f"{self.years[0]}-{self.years[-1]}); forecast further ahead or "
+                             "start the contract earlier")
+        idx = [self.years.index(y) for y in want]
+
+        def take(a):
+            return None if a is None else a[:, idx]
+
+        return DemandPaths(tuple(want), self.groups, self.child_days[:, idx], self.entries[:, idx],
+                           self.exits[:, idx], self.moves[:, idx], take(self.days_by_duration),
+                           None if self.population is None else self.population[idx])
+
+
+def _from_stock(years, stock: np.ndarray, population) -> DemandPaths:
+    """Child-days from stock paths only: the mean of the stock on the 31 March before and
+    after x 365 (the first year uses its own stock at both ends); events unknown."""
+    prev = np.concatenate([stock[:, :1], stock[:, :-1]], axis=1)
+    cd = ((prev + stock) / 2 * 365.0)[:, :, None]
+    zero = np.zeros_like(stock)
+    return DemandPaths(tuple(years), ("all",), cd, zero, zero, zero, None, population)
+
+
+@dataclass(frozen=True)
+class CostPaths:
+    """Cost per path and contract year, by component (GBP, nominal)."""
+
+    years: tuple[int, ...]
+    placements: np.ndarray  # [path, year, group]
+    case_management: np.ndarray  # [path, year]
+    overheads: np.ndarray  # [path, year]
+    startup: np.ndarray  # [year]
+    high_cost: np.ndarray  # [path, year]
+
+    @property
+    def total(self) -> np.ndarray:
+        return (self.placements.sum(axis=2) + self.case_management + self.overheads
+                + self.startup[None, :] + self.high_cost)
+
+
+def year_factors(spec: CostSpec, groups: tuple[str, ...], year0: int, n_years: int
+                 ) -> np.ndarray:
+    """``[year, group]`` multipliers (1+u_g)^y (1-e)^y for contract years 1..n."""
+    y = np.arange(1, n_years + 1)[:, None]
+    u = np.array([spec.uplift(g) for g in groups])[None, :]
+    return (1 + u) ** y * (1 - spec.efficiency) ** y
+
+
+def simulate_costs(demand: DemandPaths, spec: CostSpec, seed: int = 0,
+                   uncertain: bool = True) -> CostPaths:
+    """Cost of every demand path in every contract year (``demand.years`` are the contract
+    years; year 0 is the financial year before the first)."""
+    groups = demand.groups
+    missing = [g for g in groups if g not in spec.weekly]
+    if missing:
+        raise ValueError(f"cost set {spec.name!r} has no weekly cost for {missing}")
+    P, Y, G = demand.child_days.shape
+    year0 = demand.years[0] - 1
+    rng = np.random.default_rng(seed)
+    weekly0 = np.array([spec.weekly_in_year0(g, year0) for g in groups])  # [G]
+    f = year_factors(spec, groups, year0, Y)  # [Y, G]
+    mult = np.ones((P, 1, G))
+    if uncertain and spec.unit_cost_cv > 0:
+        s2 = np.log(1 + spec.unit_cost_cv**2)
+        mult = np.exp(rng.normal(-s2 / 2, np.sqrt(s2), size=(P, 1, G)))
+    placements = demand.child_days * (weekly0 / 7.0)[None, None, :] * f[None, :, :] * mult
+    # case management is indexed at the default uplift
+    fd = ((1 + spec.indexation["default"]) ** np.arange(1, Y + 1)
+          * (1 - spec.efficiency) ** np.arange(1, Y + 1))
+    cm0 = (1 + spec.indexation["default"]) ** (year0 - spec.base_price_year)
+    months = demand.child_days.sum(axis=2) / DAYS_PER_MONTH
+    cm = (months * spec.per_child_month + demand.entries * spec.event_costs["entry"]
+          + demand.moves * spec.event_costs["placement_move"]
+          + demand.exits * spec.event_costs["exit"]) * cm0 * fd[None, :]
+    overheads = (placements.sum(axis=2) + cm) * spec.overhead_rate
+    startup = np.zeros(Y)
+    n = min(Y, len(spec.startup))
+    startup[:n] = spec.startup[:n]
+    high = np.zeros((P, Y))
+    if uncertain and spec.high_cost_per_year > 0:
+        counts = rng.poisson(spec.high_cost_per_year, size=(P, Y))
+        total = int(counts.sum())
+        if total:
+            m, sd = spec.high_cost_mean_weekly, spec.high_cost_sd_weekly
+            s2 = np.log(1 + (sd / m) ** 2)
+            w = np.exp(rng.normal(np.log(m) - s2 / 2, np.sqrt(s2), size=total))
+            base_res = spec.weekly_in_year0("residential", year0) if "residential" in \
+                spec.weekly else 0.0
+            excess = np.maximum(w - base_res, 0.0) * spec.high_cost_weeks
+            cell = np.repeat(np.arange(P * Y), counts.reshape(-1))
+            high = np.bincount(cell, weights=excess, minlength=P * Y).reshape(P, Y)
+            high *= f[:, groups.index("residential")][None, :] if "residential" in groups \
+                else f[:, 0][None, :]
+    return CostPaths(demand.years, placements, cm, overheads, startup, high)

@@ -32,12 +32,14 @@ __all__ = [
     "QUANTILES",
     "FORECAST_COLUMNS",
     "PATHS_COLUMNS",
+    "DURATION_CLASSES",
 ]
 
 QUANTILES = {"q05": 0.05, "q10": 0.10, "q50": 0.50, "q90": 0.90, "q95": 0.95}
 FORECAST_COLUMNS = ("area", "model", "origin", "period", "placement_group", "age_band", "mean",
                     *QUANTILES, "scenario")
 PATHS_COLUMNS = ("area", "path", "period", "placement_group", "value")
+DURATION_CLASSES = ("under 6 months", "6-12 months", "12+ months")
 
 
 @dataclass(frozen=True)
@@ -163,12 +165,22 @@ class Paths:
                   **{q: pl.Float64 for q in QUANTILES}, "scenario": pl.String}
         return pl.DataFrame(rows, schema=schema, orient="row")
 
+    def measures_table(self) -> pl.DataFrame:
+        """Every measure's paths in one long table (the paths table plus ``measure``):
+        ``stock`` and, where simulated, ``child_days``, ``entries``, ``exits``, ``moves`` and
+        ``days_by_duration`` (whose ``placement_group`` holds the time-in-care class)."""
+        parts = [self.paths_table("stock").with_columns(measure=pl.lit("stock"))]
+        for m in self.extra:
+            parts.append(self.paths_table(m).with_columns(measure=pl.lit(m)))
+        return pl.concat(parts).select("area", "measure", "path", "period", "placement_group",
+                                       "value")
+
     def paths_table(self, measure: str = "stock") -> pl.DataFrame:
         """The DESIGN.md paths table: ``area, path, period, placement_group, value``."""
         v = self.values if measure == "stock" else self.extra[measure]
         n_a, n_p, n_t, n_g = v.shape
-        groups = self.groups
-        if groups != ("all",):
+        groups = DURATION_CLASSES if measure == "days_by_duration" else self.groups
+        if groups not in (("all",), DURATION_CLASSES):
             v = np.concatenate([v, v.sum(axis=3, keepdims=True)], axis=3)
             groups = (*groups, "all")
             n_g += 1

@@ -394,7 +394,8 @@ class FittedStockFlow:
                      periods=periods, groups=self.groups, values=res["stock"],
                      scenario=self.scenario_name,
                      extra={"child_days": res["child_days"], "entries": res["entries"],
-                            "exits": res["exits"]},
+                            "exits": res["exits"], "moves": res["moves"],
+                            "days_by_duration": res["days_by_duration"]},
                      age_bands={b: res[b] for b in band_names})
 
     def _run_paths(self, horizon: int, tables: dict[str, np.ndarray],
@@ -426,6 +427,8 @@ class FittedStockFlow:
         cdays = np.zeros((1, P, horizon, n_g))
         entries = np.zeros((1, P, horizon, n_g))
         exits = np.zeros((1, P, horizon, n_g))
+        moves = np.zeros((1, P, horizon, n_g))
+        by_dur = np.zeros((1, P, horizon, 3))  # days under 6 months, 6-12 months, 12+ in care
         band_names = ("under 1", "1-4", "5-9", "10-15", "16-17")
         bands = {b: np.zeros((1, P, horizon)) for b in band_names}
         for hi, year in enumerate(periods):
@@ -496,13 +499,21 @@ class FittedStockFlow:
                 exit_now = haz_exit | forced
                 end_care = np.where(haz_exit, t_ev, np.minimum(b, np.int32(qe)))
                 end_old = np.where(is_move, t_ev, np.where(exit_now, end_care, np.int32(qe)))
-                cdays[0, :, hi] += np.bincount(pg, weights=np.maximum(end_old - s, 0),
+                days = np.maximum(end_old - s, 0)
+                cdays[0, :, hi] += np.bincount(pg, weights=days,
                                                minlength=P * n_g).reshape(P, n_g)
                 mv = np.flatnonzero(is_move)
                 if mv.size:
                     new_g = _categorical(rng, dest_cum, path[mv] * N_AB + ab[mv])
                     _accumulate(cdays[0, :, hi], path[mv], new_g, end_care[mv] - t_ev[mv])
+                    _accumulate(moves[0, :, hi], path[mv], new_g, 1.0)
+                    days[mv] += end_care[mv] - t_ev[mv]
                     group[mv] = new_g
+                # days by time in care at the start of the quarter (for case-rate payments)
+                dur_now = s - st["pstart"]
+                dcls = (dur_now >= 182).astype(np.int32) + (dur_now >= 365)
+                by_dur[0, :, hi] += np.bincount(path * 3 + dcls, weights=days,
+                                                minlength=P * 3).reshape(P, 3)
                 xi = np.flatnonzero(exit_now)
                 _accumulate(exits[0, :, hi], path[xi], group[xi], 1.0)
                 # out of care: no exposure from now on (removed at the year end)
@@ -516,7 +527,8 @@ class FittedStockFlow:
             age_end = (bd[:, :4] <= ye - 1).sum(axis=1)
             for b_i, name in enumerate(band_names):
                 bands[name][0, :, hi] = np.bincount(path[age_end == b_i], minlength=P)
-        out = {"stock": stock, "child_days": cdays, "entries": entries, "exits": exits}
+        out = {"stock": stock, "child_days": cdays, "entries": entries, "exits": exits,
+               "moves": moves, "days_by_duration": by_dur}
         out.update(bands)
         return out
 

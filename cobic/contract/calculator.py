@@ -1,0 +1,276 @@
+"""The capitation calculator: contract values per year and per path, and their summaries.
+
+For contract year ``y`` (1..L) and path ``p``:
+
+* capitation ``C_y``: the chosen point (e.g. P50, P80) of the simulated cost distribution
+  (``forecast``), the cost of expected demand at unit costs (``zero_based``), or a historic
+  outturn indexed forward (``historic``);
+* capitated payment ``T[p,y]``: ``C_y`` (basis ``population``: the provider takes volume risk),
+  ``C_y / E[days_y] x days[p,y]`` (``child_day``: the commissioner keeps it), or ``C_y`` plus a
+  marginal rate on child-days outside a corridor around ``E[days_y]`` (``hybrid``);
+* at-risk pot ``I_y = w_y C_y``: withheld from the payment and earned back (``withhold``) or paid
+  on top (``bonus``) in proportion to the indicator composite; a quality gate below which the
+  provider keeps no saving;
+* variance ``D = A - T``; provider share ``pi`` by the bands; commissioner share ``D - pi``;
+* net to provider ``R = T - (withheld) + earned + (D - pi)``; provider margin ``R - A``;
+  commissioner outlay ``R`` (split between funders by their shares);
+* real values deflated by ``(1 + inflation)^y``; present values discounted at the real rate
+  with year 1 undiscounted (Green Book).
+
+Everything is array maths over (paths x years); :func:`apply_terms` re-prices a contract on
+costs already simulated, which is what keeps the notebooks instant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from cobic.contract.incentives import composite
+from cobic.contract.risk_share import provider_share
+from cobic.contract.terms import ContractTerms
+from cobic.costs import CostPaths, CostSpec, DemandPaths, simulate_costs
+
+__all__ = ["Priced", "price", "apply_terms", "SimulatedCosts", "simulate_contract_costs",
+           "discount_factors", "QUANTILE_COLUMNS"]
+
+QUANTILE_COLUMNS = {"p10": 0.10, "p50": 0.50, "p80": 0.80, "p90": 0.90}
+
+
+def discount_factors(rate: float, n_years: int) -> np.ndarray:
+    """Green Book: year 1 undiscounted, then 1 / (1 + rate)^t for t = 1.. ."""
+    return 1.0 / (1.0 + rate) ** np.arange(n_years)
+
+
+@dataclass(frozen=True)
+class SimulatedCosts:
+    """What re-pricing needs, simulated once: costs with and without uncertainty, demand."""
+
+    years: tuple[int, ...]
+    cost: np.ndarray  # [path, year] actual cost A (with unit-cost uncertainty and tail)
+    cost_expected_prices: np.ndarray  # [path, year] cost at unit costs (no price noise)
+    child_days: np.ndarray  # [path, year] all groups
+    components: CostPaths
+    indicator_noise: np.ndarray  # [path, year, k] standard normal draws for the indicators
+    days_by_duration: np.ndarray | None = None  # [path, year, 3]: <6 months, 6-12, 12+
+
+
+def simulate_contract_costs(demand: DemandPaths, costs: CostSpec, terms: ContractTerms,
+                            seed: int = 0) -> SimulatedCosts:
+    """Simulate costs for the contract years (done once; terms can then change freely)."""
+    window = demand.window(terms.first_year, terms.length)
+    c = simulate_costs(window, costs, seed=seed, uncertain=True)
+    c0 = simulate_costs(window, costs, seed=seed, uncertain=False)
+    rng = np.random.default_rng(seed + 1)
+    noise = rng.standard_normal((window.n_paths, terms.length, max(len(terms.indicators), 1)))
+    return SimulatedCosts(window.years, c.total, c0.total, window.child_days.sum(axis=2), c,
+                          noise, window.days_by_duration)
+
+
+@dataclass(frozen=True)
+class Priced:
+    """A priced contract: arrays ``[path, year]`` unless stated, and tables from them."""
+
+    terms: ContractTerms
+    years: tuple[int, ...]
+    capitation: np.ndarray  # [year] C_y
+    expected_days: np.ndarray  # [year]
+    target: np.ndarray  # capitated payment T
+    cost: np.ndarray  # actual cost A
+    variance: np.ndarray  # D = A - T
+    provider_share: np.ndarray  # pi
+    at_risk: np.ndarray  # [year] I_y
+    composite: np.ndarray  # indicator composite in [0, 1]
+    incentive_earned: np.ndarray
+    withheld: np.ndarray  # [year] amount withheld from T (withhold mode) else 0
+    net_to_provider: np.ndarray  # R = commissioner outlay
+    hit_loss_cap: np.ndarray  # bool
+    hit_gain_cap: np.ndarray  # bool
+    deflator: np.ndarray  # [year]
+    discount: np.ndarray  # [year]
+
+    @property
+    def commissioner_share(self) -> np.ndarray:
+        return self.variance - self.provider_share
+
+    @property
+    def provider_margin(self) -> np.ndarray:
+        return self.net_to_provider - self.cost
+
+    @property
+    def n_paths(self) -> int:
+        return self.cost.shape[0]
+
+    def real(self, a: np.ndarray) -> np.ndarray:
+        return a / self.deflator
+
+    def present(self, a: np.ndarray) -> np.ndarray:
+        return a / self.deflator * self.discount
+
+    # ---------------------------------------------------------------- tables
+    def by_path_year(self) -> pl.DataFrame:
+        """One row per path and contract year with every ledger line (GBP, nominal)."""
+        P, Y = self.cost.shape
+        p, y = np.indices((P, Y)).reshape(2, -1)
+        flat = {
+            "capitation": np.broadcast_to(self.capitation, (P, Y)),
+            "capitated_payment": self.target, "actual_cost": self.cost,
+            "variance": self.variance, "provider_share": self.provider_share,
+            "commissioner_share": self.commissioner_share,
+            "at_risk": np.broadcast_to(self.at_risk, (P, Y)),
+            "withheld": np.broadcast_to(self.withheld, (P, Y)),
+            "indicator_composite": self.composite, "incentive_earned": self.incentive_earned,
+            "net_to_provider": self.net_to_provider, "provider_margin": self.provider_margin,
+            "net_to_provider_real": self.real(self.net_to_provider),
+            "net_to_provider_pv": self.present(self.net_to_provider),
+        }
+        return pl.DataFrame({"path": p.astype(np.int32),
+                             "contract_year": (y + 1).astype(np.int32),
+                             "financial_year": np.array([_fy(v) for v in self.years])[y],
+                             **{k: np.asarray(v).reshape(-1) for k, v in flat.items()}})
+
+    def schedule(self) -> pl.DataFrame:
+        """Per contract year: the capitation and the expected ledger, nominal, real and PV."""
+        rows = []
+        for j, year in enumerate(self.years):
+            cap = float(self.capitation[j])
+            exp_net = float(self.net_to_provider[:, j].mean())
+            rows.append({
+                "contract_year": j + 1, "financial_year": _fy(year),
+                "capitation": cap, "fixed": cap - float(self.at_risk[j]),
+                "expected_child_days": float(self.expected_days[j]),
+                "at_risk": float(self.at_risk[j]),
+                "expected_incentive_earned": float(self.incentive_earned[:, j].mean()),
+                "expected_cost": float(self.cost[:, j].mean()),
+                "expected_provider_share": float(self.provider_share[:, j].mean()),
+                "expected_commissioner_share": float(self.commissioner_share[:, j].mean()),
+                "expected_net_to_provider": exp_net,
+                "capitation_real": cap / float(self.deflator[j]),
+                "discount_factor": float(self.discount[j]),
+                "capitation_pv": cap / float(self.deflator[j]) * float(self.discount[j]),
+                "expected_net_to_provider_pv": exp_net / float(self.deflator[j])
+                * float(self.discount[j]),
+                "p_hit_loss_cap": float(self.hit_loss_cap[:, j].mean()),
+                "p_hit_gain_cap": float(self.hit_gain_cap[:, j].mean()),
+            })
+        return pl.DataFrame(rows)
+
+    def summary(self) -> pl.DataFrame:
+        """Whole-contract totals per path, summarised: mean and P10/P50/P80/P90."""
+        totals = {
+            "actual_cost": self.cost, "capitated_payment": self.target,
+            "commissioner_outlay": self.net_to_provider,
+            "commissioner_outlay_real": self.real(self.net_to_provider),
+            "commissioner_outlay_pv": self.present(self.net_to_provider),
+            "provider_margin": self.provider_margin,
+            "provider_margin_pv": self.present(self.provider_margin),
+            "provider_share_of_variance": self.provider_share,
+            "commissioner_share_of_variance": self.commissioner_share,
+            "incentive_earned": self.incentive_earned,
+        }
+        for f in self.terms.funders:
+            totals[f"outlay_{f.name}"] = self.net_to_provider * f.share
+        rows = []
+        for name, a in totals.items():
+            t = a.sum(axis=1)
+            rows.append({"measure": name, "mean": float(t.mean()),
+                         **{k: float(np.quantile(t, q)) for k, q in QUANTILE_COLUMNS.items()}})
+        return pl.DataFrame(rows)
+
+    def risk(self) -> pl.DataFrame:
+        """Risk figures a commissioner and a provider need, one row each."""
+        total_cost = self.cost.sum(axis=1)
+        cum = np.cumsum(self.provider_margin, axis=1)
+        reserve = self.terms.provider_reserve
+        rows = [
+            ("P(provider hits the loss cap in some year)", float(self.hit_loss_cap.any(axis=1)
+                                                                 .mean())),
+            ("P(provider hits the gain cap in some year)", float(self.hit_gain_cap.any(axis=1)
+                                                                 .mean())),
+            ("expected risk-share cost to the provider (GBP)",
+             float(self.provider_share.sum(axis=1).mean())),
+            ("expected risk-share cost to the commissioner (GBP)",
+             float(self.commissioner_share.sum(axis=1).mean())),
+            ("risk margin to reach P80 cost: P80 - mean (GBP)",
+             float(np.quantile(total_cost, 0.8) - total_cost.mean())),
+            ("P(provider makes a loss over the contract)",
+             float((self.provider_margin.sum(axis=1) < 0).mean())),
+        ]
+        if reserve is not None:
+            rows.append((f"P(provider's cumulative loss exceeds its reserve of GBP {reserve:,.0f})",
+                         float((cum.min(axis=1) < -reserve).mean())))
+        return pl.DataFrame(rows, schema={"measure": pl.String, "value": pl.Float64},
+                            orient="row")
+
+
+def _fy(year: int) -> str:
+    return f"{year - 1}-{year % 100:02d}"
+
+
+def _capitation(sim: SimulatedCosts, terms: ContractTerms, costs: CostSpec | None) -> np.ndarray:
+    if terms.method == "forecast":
+        return np.quantile(sim.cost, terms.point, axis=0)
+    if terms.method == "zero_based":
+        return sim.cost_expected_prices.mean(axis=0)
+    # historic outturn indexed forward from its year, with efficiency from year 1
+    u = costs.indexation["default"] if costs is not None else 0.0
+    e = costs.efficiency if costs is not None else 0.0
+    ys = np.array(sim.years)
+    k = np.arange(1, len(ys) + 1)
+    return terms.historic_outturn * (1 + u) ** (ys - terms.historic_year) * (1 - e) ** k
+
+
+def apply_terms(sim: SimulatedCosts, terms: ContractTerms, costs: CostSpec | None = None
+                ) -> Priced:
+    """Price ``terms`` on costs already simulated (vectorised; no randomness of its own)."""
+    if sim.years != terms.years:
+        raise ValueError(f"costs were simulated for {sim.years}, the contract runs "
+                         f"{terms.years}")
+    cap = _capitation(sim, terms, costs)  # [Y]
+    days = sim.child_days
+    exp_days = days.mean(axis=0)
+    rate = cap / np.where(exp_days > 0, exp_days, 1.0)
+    if terms.basis == "population":
+        target = np.broadcast_to(cap, days.shape).copy()
+    elif terms.basis == "child_day":
+        target = rate[None, :] * days
+    else:
+        hi, lo = exp_days * (1 + terms.corridor), exp_days * (1 - terms.corridor)
+        outside = np.maximum(days - hi, 0.0) + np.minimum(days - lo, 0.0)
+        target = cap[None, :] + terms.marginal_rate * rate[None, :] * outside
+    at_risk = np.array(terms.incentive_share) * cap
+    if terms.indicators:
+        ind = terms.indicators
+        base = np.array([[i.baseline + i.improvement * (y + 1) for i in ind]
+                         for y in range(terms.length)])
+        sd = np.array([i.sd for i in ind])
+        values = base[None, :, :] + sd[None, None, :] * sim.indicator_noise[:, :, :len(ind)]
+        comp = composite(ind, values)
+    else:
+        comp = np.zeros(days.shape)
+    earned = at_risk[None, :] * comp
+    withheld = at_risk if terms.incentive_mode == "withhold" else np.zeros_like(at_risk)
+    blocked = comp < terms.quality_gate if terms.quality_gate is not None else False
+    variance = sim.cost - target
+    pi = provider_share(variance, target, terms.risk_share, blocked)
+    rs = terms.risk_share
+    tol = 1e-9 * np.maximum(target, 1.0)
+    hit_loss = (rs.loss_cap is not None) & (variance > 0) & (pi >= (rs.loss_cap or 0) * target
+                                                             - tol)
+    hit_gain = (rs.gain_cap is not None) & (variance < 0) & (-pi >= (rs.gain_cap or 0) * target
+                                                              - tol)
+    net = target - withheld[None, :] + earned + (variance - pi)
+    k = np.arange(1, terms.length + 1)
+    return Priced(terms=terms, years=sim.years, capitation=cap, expected_days=exp_days,
+                  target=target, cost=sim.cost, variance=variance, provider_share=pi,
+                  at_risk=at_risk, composite=comp, incentive_earned=earned, withheld=withheld,
+                  net_to_provider=net, hit_loss_cap=hit_loss, hit_gain_cap=hit_gain,
+                  deflator=(1 + terms.inflation) ** k,
+                  discount=discount_factors(terms.discount_rate, terms.length))
+
+
+def price(demand: DemandPaths, costs: CostSpec, terms: ContractTerms, seed: int = 0) -> Priced:
+    """Simulate the contract years' costs for every demand path and price the contract."""
+    return apply_terms(simulate_contract_costs(demand, costs, terms, seed), terms, costs)

@@ -1,0 +1,318 @@
+"""Contract terms (``models/contracts/*.toml``) loaded into frozen, validated dataclasses.
+
+Every invalid value raises :class:`cobic.errors.SpecError` naming the key: unknown keys,
+lengths outside 5-7 years, unordered or overlapping bands, shares outside 0-1, indicator
+weights that do not sum to 1, unknown directions or scoring rules, and so on.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from cobic.costs import fy_end_year
+from cobic.errors import SpecError
+
+__all__ = ["Band", "RiskShare", "Indicator", "Funder", "ContractTerms", "load_contract",
+           "parse_contract"]
+
+BASES = ("population", "child_day", "hybrid")
+METHODS = ("forecast", "zero_based", "historic")
+DIRECTIONS = ("higher", "lower")
+SCORINGS = ("linear", "stepped", "binary")
+
+
+@dataclass(frozen=True)
+class Band:
+    """Variance between ``lower`` and ``upper`` (fractions of the capitation) is shared with the
+    provider bearing ``provider_share`` of it."""
+
+    lower: float
+    upper: float
+    provider_share: float
+
+
+@dataclass(frozen=True)
+class RiskShare:
+    loss_bands: tuple[Band, ...]  # overspend (actual cost above capitation)
+    gain_bands: tuple[Band, ...]  # underspend
+    loss_cap: float | None  # provider's loss at most this fraction of the capitation
+    gain_cap: float | None
+    first_dollar_loss: tuple[float, float] | None = None  # (threshold, share of whole variance)
+    first_dollar_gain: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Indicator:
+    name: str
+    direction: str
+    floor: float
+    target: float
+    weights: tuple[float, ...]  # by contract year
+    scoring: str
+    steps: tuple[tuple[float, float], ...]  # (threshold, payout) for stepped scoring
+    baseline: float
+    improvement: float  # expected change per year
+    sd: float  # year-to-year noise of the observed value
+
+
+@dataclass(frozen=True)
+class Funder:
+    name: str
+    share: float
+
+
+@dataclass(frozen=True)
+class ContractTerms:
+    name: str
+    first_year: int  # financial year, named by the year it ends
+    length: int
+    basis: str
+    corridor: float
+    marginal_rate: float
+    method: str
+    point: float  # quantile of the cost distribution for method "forecast"
+    historic_outturn: float | None
+    historic_year: int | None
+    incentive_share: tuple[float, ...]
+    incentive_mode: str
+    quality_gate: float | None
+    risk_share: RiskShare
+    indicators: tuple[Indicator, ...]
+    discount_rate: float
+    inflation: float
+    provider_reserve: float | None
+    funders: tuple[Funder, ...]
+    source: str = ""
+
+    @property
+    def years(self) -> tuple[int, ...]:
+        return tuple(range(self.first_year, self.first_year + self.length))
+
+
+_TOP = {"name", "first_year", "length", "basis", "capitation", "hybrid", "incentive",
+        "risk_share", "indicators", "finance", "funders", "note"}
+
+
+def _num(src, key, v, lo=None, hi=None, integer=False) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise SpecError(src, key, f"must be a number, got {v!r}")
+    if integer and int(v) != v:
+        raise SpecError(src, key, f"must be a whole number, got {v!r}")
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise SpecError(src, key, f"must be between {lo} and {hi}, got {v!r}")
+    return float(v)
+
+
+def _known(src, prefix, table, allowed):
+    if not isinstance(table, dict):
+        raise SpecError(src, prefix, "must be a table")
+    for k in table:
+        if k not in allowed:
+            raise SpecError(src, f"{prefix}.{k}" if prefix else k,
+                            f"unknown key (allowed: {sorted(allowed)})")
+
+
+def _bands(src: str, key: str, raw) -> tuple[Band, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise SpecError(src, key, "must be a non-empty list of {upto, provider_share}")
+    bands, lower = [], 0.0
+    for i, b in enumerate(raw):
+        k = f"{key}[{i}]"
+        _known(src, k, b, {"upto", "provider_share"})
+        if "provider_share" not in b:
+            raise SpecError(src, f"{k}.provider_share", "is required")
+        share = _num(src, f"{k}.provider_share", b["provider_share"], 0.0, 1.0)
+        if "upto" in b:
+            upper = _num(src, f"{k}.upto", b["upto"], 0.0, 10.0)
+            if upper <= lower:
+                raise SpecError(src, f"{k}.upto", f"bands must be in increasing order without "
+                                f"overlap: {upper} is not above the previous band's {lower}")
+        elif i != len(raw) - 1:
+            raise SpecError(src, f"{k}.upto", "only the last band may be open-ended")
+        else:
+            upper = math.inf
+        bands.append(Band(lower, upper, share))
+        lower = upper
+    return tuple(bands)
+
+
+def _first_dollar(src, key, raw):
+    if raw is None:
+        return None
+    _known(src, key, raw, {"threshold", "share"})
+    return (_num(src, f"{key}.threshold", raw.get("threshold", 0.0), 0.0, 1.0),
+            _num(src, f"{key}.share", raw.get("share", 0.0), 0.0, 1.0))
+
+
+def _indicator(src: str, i: int, raw: dict, length: int) -> Indicator:
+    key = f"indicators[{i}]"
+    _known(src, key, raw, {"name", "direction", "floor", "target", "weight", "weights",
+                           "scoring", "steps", "baseline", "improvement", "sd"})
+    for req in ("name", "direction", "floor", "target"):
+        if req not in raw:
+            raise SpecError(src, f"{key}.{req}", "is required")
+    direction = raw["direction"]
+    if direction not in DIRECTIONS:
+        raise SpecError(src, f"{key}.direction", f"must be one of {DIRECTIONS}, got "
+                                                 f"{direction!r}")
+    floor = _num(src, f"{key}.floor", raw["floor"])
+    target = _num(src, f"{key}.target", raw["target"])
+    if (direction == "higher" and not target > floor) or (direction == "lower"
+                                                         and not target < floor):
+        raise SpecError(src, f"{key}.target", f"with direction {direction!r} the target "
+                        f"({target}) must be {'above' if direction == 'higher' else 'below'} "
+                        f"the floor ({floor})")
+    if "weights" in raw:
+        ws = raw["weights"]
+        if not isinstance(ws, list) or len(ws) != length:
+            raise SpecError(src, f"{key}.weights", f"needs one weight per contract year "
+                                                   f"({length})")
+        weights = tuple(_num(src, f"{key}.weights[{j}]", w, 0.0, 1.0) for j, w in enumerate(ws))
+    else:
+        w = _num(src, f"{key}.weight", raw.get("weight", 0.0), 0.0, 1.0)
+        weights = (w,) * length
+    scoring = raw.get("scoring", "linear")
+    if scoring not in SCORINGS:
+        raise SpecError(src, f"{key}.scoring", f"must be one of {SCORINGS}, got {scoring!r}")
+    steps = ()
+    if scoring == "stepped":
+        rs = raw.get("steps")
+        if not isinstance(rs, list) or not rs:
+            raise SpecError(src, f"{key}.steps", "stepped scoring needs steps = "
+                                                 "[{at = value, payout = share}, ...]")
+        steps = tuple((_num(src, f"{key}.steps[{j}].at", s.get("at")),
+                       _num(src, f"{key}.steps[{j}].payout", s.get("payout"), 0.0, 1.0))
+                      for j, s in enumerate(rs))
+    return Indicator(
+        name=str(raw["name"]), direction=direction, floor=floor, target=target, weights=weights,
+        scoring=scoring, steps=steps,
+        baseline=_num(src, f"{key}.baseline", raw.get("baseline", floor)),
+        improvement=_num(src, f"{key}.improvement", raw.get("improvement", 0.0)),
+        sd=_num(src, f"{key}.sd", raw.get("sd", 0.0), 0.0),
+    )
+
+
+def parse_contract(raw: dict, src: str = "contract") -> ContractTerms:
+    """Validate a contract given as a dict (as read from TOML)."""
+    _known(src, "", raw, _TOP)
+    for req in ("first_year", "length", "basis"):
+        if req not in raw:
+            raise SpecError(src, req, "is required")
+    first_year = fy_end_year(str(raw["first_year"]), "first_year", src)
+    length = int(_num(src, "length", raw["length"], integer=True))
+    if not 5 <= length <= 7:
+        raise SpecError(src, "length", f"COBIC contracts run 5 to 7 years, got {length}")
+    basis = raw["basis"]
+    if basis not in BASES:
+        raise SpecError(src, "basis", f"must be one of {BASES}, got {basis!r}")
+    hy = raw.get("hybrid", {})
+    _known(src, "hybrid", hy, {"corridor", "marginal_rate"})
+    corridor = _num(src, "hybrid.corridor", hy.get("corridor", 0.03), 0.0, 1.0)
+    marginal = _num(src, "hybrid.marginal_rate", hy.get("marginal_rate", 0.25), 0.0, 1.0)
+
+    cap = raw.get("capitation", {})
+    _known(src, "capitation", cap, {"method", "point", "historic_outturn", "historic_year"})
+    method = cap.get("method", "forecast")
+    if method not in METHODS:
+        raise SpecError(src, "capitation.method", f"must be one of {METHODS}, got {method!r}")
+    point = cap.get("point", 0.5)
+    if isinstance(point, str) and point.upper().startswith("P"):
+        try:
+            point = float(point[1:]) / 100
+        except ValueError:
+            raise SpecError(src, "capitation.point", f"expected P50, P80 or 0.8; got {point!r}"
+                            ) from None
+    point = _num(src, "capitation.point", point, 0.01, 0.99)
+    hist_out = hist_year = None
+    if method == "historic":
+        if "historic_outturn" not in cap or "historic_year" not in cap:
+            raise SpecError(src, "capitation.historic_outturn", "method 'historic' needs "
+                            "historic_outturn (GBP) and historic_year (e.g. 2024-25)")
+        hist_out = _num(src, "capitation.historic_outturn", cap["historic_outturn"], 0.0)
+        hist_year = fy_end_year(str(cap["historic_year"]), "capitation.historic_year", src)
+
+    inc = raw.get("incentive", {})
+    _known(src, "incentive", inc, {"share_by_year", "mode", "quality_gate"})
+    shares = inc.get("share_by_year", [0.0] * length)
+    if not isinstance(shares, list) or len(shares) != length:
+        raise SpecError(src, "incentive.share_by_year",
+                        f"needs one share per contract year ({length}), got {shares!r}")
+    shares = tuple(_num(src, f"incentive.share_by_year[{i}]", s, 0.0, 1.0)
+                   for i, s in enumerate(shares))
+    mode = inc.get("mode", "withhold")
+    if mode not in ("withhold", "bonus"):
+        raise SpecError(src, "incentive.mode", f"must be 'withhold' or 'bonus', got {mode!r}")
+    gate = inc.get("quality_gate")
+    gate = None if gate is None else _num(src, "incentive.quality_gate", gate, 0.0, 1.0)
+
+    rs = raw.get("risk_share", {})
+    _known(src, "risk_share", rs, {"symmetric", "loss_bands", "gain_bands", "loss_cap",
+                                   "gain_cap", "first_dollar_loss", "first_dollar_gain"})
+    loss = _bands(src, "risk_share.loss_bands", rs.get("loss_bands",
+                                                        [{"provider_share": 1.0}]))
+    symmetric = rs.get("symmetric", True)
+    if symmetric:
+        if "gain_bands" in rs:
+            raise SpecError(src, "risk_share.gain_bands", "give gain_bands only with "
+                                                          "symmetric = false")
+        gain = loss
+    else:
+        gain = _bands(src, "risk_share.gain_bands", rs.get("gain_bands"))
+    caps = {}
+    for k in ("loss_cap", "gain_cap"):
+        v = rs.get(k, rs.get("loss_cap") if (symmetric and k == "gain_cap") else None)
+        caps[k] = None if v is None else _num(src, f"risk_share.{k}", v, 0.0, 10.0)
+    risk = RiskShare(loss, gain, caps["loss_cap"], caps["gain_cap"],
+                     _first_dollar(src, "risk_share.first_dollar_loss",
+                                   rs.get("first_dollar_loss")),
+                     _first_dollar(src, "risk_share.first_dollar_gain",
+                                   rs.get("first_dollar_gain")))
+
+    inds = tuple(_indicator(src, i, r, length) for i, r in enumerate(raw.get("indicators", [])))
+    if inds:
+        for y in range(length):
+            total = sum(ind.weights[y] for ind in inds)
+            if abs(total - 1.0) > 1e-9:
+                raise SpecError(src, "indicators.weight", f"weights must sum to 1 in every "
+                                f"year; contract year {y + 1} sums to {total:.4g}")
+    elif any(shares):
+        raise SpecError(src, "indicators", "an incentive share needs at least one indicator")
+
+    fin = raw.get("finance", {})
+    _known(src, "finance", fin, {"discount_rate", "inflation", "provider_reserve"})
+    reserve = fin.get("provider_reserve")
+    funders_raw = raw.get("funders", [{"name": "Local authority", "share": 1.0}])
+    funders = []
+    for i, f in enumerate(funders_raw):
+        _known(src, f"funders[{i}]", f, {"name", "share"})
+        funders.append(Funder(str(f.get("name", f"funder {i + 1}")),
+                              _num(src, f"funders[{i}].share", f.get("share"), 0.0, 1.0)))
+    if abs(sum(f.share for f in funders) - 1.0) > 1e-9:
+        raise SpecError(src, "funders", f"shares must sum to 1, got "
+                                        f"{sum(f.share for f in funders):.4g}")
+    return ContractTerms(
+        name=str(raw.get("name", src)), first_year=first_year, length=length, basis=basis,
+        corridor=corridor, marginal_rate=marginal, method=method, point=point,
+        historic_outturn=hist_out, historic_year=hist_year, incentive_share=shares,
+        incentive_mode=mode, quality_gate=gate, risk_share=risk, indicators=inds,
+        discount_rate=_num(src, "finance.discount_rate", fin.get("discount_rate", 0.035),
+                           0.0, 0.2),
+        inflation=_num(src, "finance.inflation", fin.get("inflation", 0.02), -0.1, 0.3),
+        provider_reserve=None if reserve is None else _num(src, "finance.provider_reserve",
+                                                           reserve, 0.0),
+        funders=tuple(funders), source=src,
+    )
+
+
+def load_contract(path: Path | str) -> ContractTerms:
+    """Load and validate a contract TOML."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            raw = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(str(path), "(file)", f"not valid TOML: {e}") from None
+    return parse_contract(raw, str(path))

@@ -1,0 +1,1 @@
+"""Reports: workbooks, charts and the demo report."""
