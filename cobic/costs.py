@@ -30,12 +30,20 @@ from cobic.paths import models_dir
 from cobic.schemas import UnitCostSchema
 
 __all__ = ["CostSpec", "DemandPaths", "CostPaths", "load_cost_spec", "load_unit_costs",
+           "cost_per_year",
            "default_unit_costs_path", "simulate_costs", "fy_end_year", "DAYS_PER_MONTH"]
 
 DAYS_PER_MONTH = 365.25 / 12
 _TOP = {"name", "currency", "note", "base_price_year", "placement", "case_management",
         "overheads", "indexation", "efficiency", "uncertainty", "startup"}
 _ROW = {"placement_group", "provider", "weekly_cost", "price_year", "source"}
+
+
+def cost_per_year(total: float, years: float) -> float:
+    """A care journey's cost per year, rounded to pennies (money is rounded only when shown)."""
+    if years <= 0:
+        raise ValueError(f"years must be positive, got {years}")
+    return round(total / years, 2)
 
 
 def default_unit_costs_path() -> Path:
