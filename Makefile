@@ -23,6 +23,7 @@ bench: $(STAMP)  ## benchmarks (not unit tests; see benchmarks/README.md)
 	$(BIN)/python benchmarks/bench_data_layer.py
 	$(BIN)/python benchmarks/bench_demand_accuracy.py
 	$(BIN)/python benchmarks/bench_demand_speed.py
+	$(BIN)/python benchmarks/bench_contract_speed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache cobic-demo-output benchmarks/out

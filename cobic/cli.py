@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -414,8 +415,8 @@ def _write_priced(out_dir: Path, priced, mechanisms: pl.DataFrame, terms, spec, 
 
     tables = {"schedule": priced.schedule(), "summary": priced.summary(), "risk": priced.risk(),
               "mechanisms": mechanisms, "by_path_year": priced.by_path_year()}
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent if out_dir.parent.exists() else None,
-                                prefix=f".{out_dir.name}."))
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     try:
         for name, df in tables.items():
             df.write_csv(tmp / f"{name}.csv")
@@ -513,6 +514,8 @@ def settle(
 def demo(
     episodes: Annotated[Path | None, typer.Option(
         help="SSDA903 folder to use instead of the embedded synthetic LA.")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the outputs.")] = Path(
+        "cobic-demo-output"),
 ) -> None:
     """The main job on the embedded default data: validate, summarise and forecast it."""
     src = episodes or (fixtures_dir() / FIXTURE_LA)
@@ -526,7 +529,7 @@ def demo(
 
     pop_file = src / "population.csv" if src.is_dir() else None
     pop = _population(pop_file) if pop_file is not None and pop_file.exists() else None
-    paths = forecast_episodes(data, "stockflow", horizon=5, n_paths=1000, seed=1,
+    paths = forecast_episodes(data, "stockflow", horizon=8, n_paths=1000, seed=1,
                               population=pop, area=src.name)
     t = paths.forecast_table()
     cd = paths.forecast_table("child_days")
@@ -537,4 +540,23 @@ def demo(
                   .select("period", child_days_q50=pl.col("q50").round(0)), on="period"))
     out.print(_table(head, "Forecast (stockflow, 1,000 paths): children looked after on 31 "
                            "March (10th, 50th, 90th percentiles) and child-days"))
+    _demo_price(paths, out_dir)
+
+
+def _demo_price(paths, out_dir: Path) -> None:
+    """Price the shipped 7-year COBIC on the forecast and write its tables and workbook."""
+    from cobic.contract import apply_terms, compare_mechanisms, load_contract
+    from cobic.contract.calculator import simulate_contract_costs
+    from cobic.costs import DemandPaths, default_unit_costs_path, load_cost_spec
+    from cobic.paths import models_dir
+
+    terms = load_contract(models_dir() / "contracts" / "cobic_7yr.toml")
+    spec = load_cost_spec(default_unit_costs_path())
+    demand = DemandPaths.from_paths(paths)
+    first = paths.periods[0] + 1  # the contract starts the year after the first forecast year
+    terms = replace(terms, first_year=first)
+    sim = simulate_contract_costs(demand, spec, terms, seed=1)
+    priced = apply_terms(sim, terms, spec)
+    _write_priced(out_dir / "contract", priced, compare_mechanisms(sim, priced), terms, spec,
+                  "the stockflow forecast of the embedded LA")
 
