@@ -34,8 +34,8 @@ __all__ = ["CostSpec", "DemandPaths", "CostPaths", "load_cost_spec", "load_unit_
            "default_unit_costs_path", "simulate_costs", "fy_end_year", "DAYS_PER_MONTH"]
 
 DAYS_PER_MONTH = 365.25 / 12
-_TOP = {"name", "currency", "note", "base_price_year", "placement", "case_management",
-        "overheads", "indexation", "efficiency", "uncertainty", "startup"}
+_TOP = {"name", "currency", "note", "base_price_year", "placement", "provider_mix",
+        "case_management", "overheads", "indexation", "efficiency", "uncertainty", "startup"}
 _ROW = {"placement_group", "provider", "weekly_cost", "price_year", "source"}
 
 
@@ -159,11 +159,28 @@ def load_cost_spec(path: Path | str, codes: CodeSets | None = None) -> CostSpec:
     def to_base(amount: float, price_year: int, rate: float) -> float:
         return amount * (1 + rate) ** (base - price_year)
 
-    weekly = {}
-    for r in df.filter(pl.col("provider") == "all").iter_rows(named=True):
+    by_provider: dict[tuple[str, str], float] = {}
+    for r in df.iter_rows(named=True):
         g = r["placement_group"]
         rate = indexation.get(g, indexation["default"])
-        weekly[g] = to_base(r["weekly_cost"], fy_end_year(r["price_year"]), rate)
+        by_provider[(g, r["provider"])] = to_base(r["weekly_cost"], fy_end_year(r["price_year"]),
+                                                  rate)
+    weekly = {g: v for (g, prov), v in by_provider.items() if prov == "all"}
+    # optional: the share of each group's days with independent providers; the group's weekly
+    # cost is then the blend of its in-house (else 'all') and independent costs
+    mix = raw.get("provider_mix", {})
+    for g, share in mix.items():
+        if g == "source":
+            continue
+        key = f"provider_mix.{g}"
+        if g not in groups:
+            raise SpecError(src, key, f"{g!r} is not a placement group")
+        share = _number(src, key, share, 0.0, 1.0)
+        if (g, "independent") not in by_provider:
+            raise SpecError(src, key, f"needs a [[placement]] row for {g!r} with provider "
+                                      "'independent'")
+        own = by_provider.get((g, "in_house"), weekly[g])
+        weekly[g] = (1 - share) * own + share * by_provider[(g, "independent")]
 
     cm = raw.get("case_management", {})
     _known(src, "case_management", cm, {"per_child_month", "entry", "placement_move", "exit",

@@ -430,3 +430,18 @@ def test_cli_price_and_settle(tmp_path):
     assert res.exit_code == 2 and "length" in res.output
     assert not (tmp_path / "nothing").exists()
     assert not any(p.name.startswith(".nothing") for p in Path(tmp_path).iterdir())
+
+
+def test_provider_mix_blends_in_house_and_independent_costs(tmp_path):
+    text = (models_dir() / "costs" / "england_2024_25.toml").read_text()
+    base = load_cost_spec(models_dir() / "costs" / "england_2024_25.toml")
+    p = tmp_path / "mix.toml"
+    p.write_text(text + '\n[provider_mix]\nfostering = 0.4\n')
+    mixed = load_cost_spec(p)
+    # IFA GBP 820 (2020-21) uprated 3% a year to 2024-25; blended 60/40 with the s251 765
+    ifa = 820 * 1.03 ** 4
+    assert mixed.weekly["fostering"] == pytest.approx(0.6 * 765 + 0.4 * ifa)
+    assert mixed.weekly["residential"] == base.weekly["residential"]
+    p.write_text(text + '\n[provider_mix]\nsecure = 0.5\n')
+    with pytest.raises(SpecError, match="provider_mix.secure"):
+        load_cost_spec(p)
