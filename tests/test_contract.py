@@ -445,3 +445,17 @@ def test_provider_mix_blends_in_house_and_independent_costs(tmp_path):
     p.write_text(text + '\n[provider_mix]\nsecure = 0.5\n')
     with pytest.raises(SpecError, match="provider_mix.secure"):
         load_cost_spec(p)
+
+
+def test_historic_rebasing_by_hand():
+    spec = _spec(uplift=0.03, efficiency=0.02)
+    years = (2027, 2028, 2029, 2030, 2031)
+    demand = DemandPaths(years, ("fostering",), np.ones((2, 5, 1)), np.zeros((2, 5)),
+                         np.zeros((2, 5)), np.zeros((2, 5)))
+    terms = parse_contract({"first_year": "2026-27", "length": 5, "basis": "population",
+                            "capitation": {"method": "historic", "historic_outturn": 50e6,
+                                           "historic_year": "2024-25"}})
+    p = apply_terms(simulate_contract_costs(demand, spec, terms), terms, spec)
+    # outturn 2024-25 indexed 3% a year to each contract year, efficiency 2% a year from year 1
+    hand = [50e6 * 1.03 ** (2 + k) * 0.98 ** (k + 1) for k in range(5)]
+    assert p.capitation == pytest.approx(hand, rel=1e-12)
