@@ -56,6 +56,18 @@ class SimulatedCosts:
     indicator_noise: np.ndarray  # [path, year, k] standard normal draws for the indicators
     days_by_duration: np.ndarray | None = None  # [path, year, 3]: <6 months, 6-12, 12+
 
+    def first_years(self, n: int) -> SimulatedCosts:
+        """The first ``n`` contract years (to try shorter contracts without re-simulating)."""
+        if not 1 <= n <= len(self.years):
+            raise ValueError(f"n must be 1..{len(self.years)}, got {n}")
+        c = self.components
+        comp = CostPaths(self.years[:n], c.placements[:, :n], c.case_management[:, :n],
+                         c.overheads[:, :n], c.startup[:n], c.high_cost[:, :n])
+        dur = None if self.days_by_duration is None else self.days_by_duration[:, :n]
+        return SimulatedCosts(self.years[:n], self.cost[:, :n],
+                              self.cost_expected_prices[:, :n], self.child_days[:, :n], comp,
+                              self.indicator_noise[:, :n], dur)
+
 
 def simulate_contract_costs(demand: DemandPaths, costs: CostSpec, terms: ContractTerms,
                             seed: int = 0) -> SimulatedCosts:

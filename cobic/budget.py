@@ -1,0 +1,120 @@
+"""What-if budgets for finance leads: the expected cost by year under levers stated in natural
+units, against the baseline, and what each lever contributes (a waterfall).
+
+Demand levers (entry shock, prevention, longer stays, placement-mix shift) change the
+simulated demand, which is simulated once per setting and cached; money levers (price
+inflation by group, efficiency) only re-cost the cached demand, which is instant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import polars as pl
+
+from cobic.costs import CostSpec, DemandPaths, simulate_costs
+from cobic.demand.scenarios import Scenario, parse_scenarios
+from cobic.demand.stockflow import FittedStockFlow
+
+__all__ = ["Levers", "BudgetModel", "LEVER_ORDER"]
+
+LEVER_ORDER = ("entry shock", "prevention", "longer stays", "placement mix", "price inflation",
+               "efficiency")
+
+
+@dataclass(frozen=True)
+class Levers:
+    """Budget levers in natural units (percentages as fractions: 0.2 = 20%)."""
+
+    entry_shock: float = 0.0  # change in entries ...
+    entry_shock_year: int | None = None  # ... from this financial year (ending) on
+    prevention: float = 0.0  # fall in entries ...
+    prevention_year: int | None = None  # ... from this year on
+    longer_stays: float = 0.0  # average stays longer by this share (negative: shorter)
+    residential_to_fostering: float = 0.0  # share of new residential placements to fostering
+    residential_inflation: float | None = None  # annual uplift (None: the cost set's)
+    other_inflation: float | None = None
+    efficiency: float | None = None
+
+    def scenario(self) -> Scenario:
+        pieces = []
+        if self.entry_shock and self.entry_shock_year:
+            pieces.append(f"entry_step={self.entry_shock * 100:+.4f}%@{self.entry_shock_year}")
+        if self.prevention and self.prevention_year:
+            pieces.append(f"prevention={self.prevention * 100:.4f}%@{self.prevention_year}")
+        if self.longer_stays:
+            pieces.append(f"stay={self.longer_stays * 100:+.4f}%")
+        if self.residential_to_fostering:
+            pieces.append(f"mix=residential>fostering:{self.residential_to_fostering * 100:.4f}%")
+        return parse_scenarios(pieces)
+
+    def costs(self, base: CostSpec) -> CostSpec:
+        idx = dict(base.indexation)
+        if self.residential_inflation is not None:
+            idx["residential"] = self.residential_inflation
+            idx["residential_school"] = self.residential_inflation
+        if self.other_inflation is not None:
+            for g in list(idx):
+                if g not in ("residential", "residential_school"):
+                    idx[g] = self.other_inflation
+        eff = base.efficiency if self.efficiency is None else self.efficiency
+        return replace(base, indexation=idx, efficiency=eff)
+
+    def only(self, names: tuple[str, ...]) -> Levers:
+        """These levers, with the others at their baseline."""
+        keep = {
+            "entry shock": ("entry_shock", "entry_shock_year"),
+            "prevention": ("prevention", "prevention_year"),
+            "longer stays": ("longer_stays",),
+            "placement mix": ("residential_to_fostering",),
+            "price inflation": ("residential_inflation", "other_inflation"),
+            "efficiency": ("efficiency",),
+        }
+        out = Levers()
+        for n in names:
+            out = replace(out, **{f: getattr(self, f) for f in keep[n]})
+        return out
+
+
+class BudgetModel:
+    """A fitted demand model and a cost set; budgets for any levers, with demand cached."""
+
+    def __init__(self, fitted: FittedStockFlow, costs: CostSpec, years: tuple[int, ...],
+                 n_paths: int = 300, seed: int = 1):
+        self.fitted, self.base_costs, self.years = fitted, costs, tuple(years)
+        self.n_paths, self.seed = n_paths, seed
+        self._demand: dict[tuple, DemandPaths] = {}
+
+    def demand(self, levers: Levers) -> DemandPaths:
+        sc = levers.scenario()
+        key = sc.pieces
+        if key not in self._demand:
+            f = self.fitted.with_scenario(sc) if sc.pieces else self.fitted
+            horizon = self.years[-1] - self.fitted.origin
+            paths = f.simulate(horizon, self.n_paths, self.seed)
+            self._demand[key] = DemandPaths.from_paths(paths).window(self.years[0],
+                                                                    len(self.years))
+        return self._demand[key]
+
+    def cost_by_year(self, levers: Levers) -> np.ndarray:
+        """Expected cost per year (mean over paths), GBP nominal."""
+        c = simulate_costs(self.demand(levers), levers.costs(self.base_costs), seed=self.seed,
+                           uncertain=False)
+        return c.total.mean(axis=0)
+
+    def budget(self, levers: Levers) -> pl.DataFrame:
+        base = self.cost_by_year(Levers())
+        scen = self.cost_by_year(levers)
+        return pl.DataFrame({
+            "financial_year": [f"{y - 1}-{y % 100:02d}" for y in self.years],
+            "baseline": base, "scenario": scen, "difference": scen - base,
+        })
+
+    def waterfall(self, levers: Levers) -> pl.DataFrame:
+        """Baseline total, the change as each lever is added in turn, scenario total."""
+        totals = [self.cost_by_year(levers.only(LEVER_ORDER[:k])).sum()
+                  for k in range(len(LEVER_ORDER) + 1)]
+        labels = ["baseline", *LEVER_ORDER, "scenario"]
+        amounts = [totals[0], *np.diff(totals), totals[-1]]
+        return pl.DataFrame({"label": labels, "amount": np.array(amounts, dtype=float)})

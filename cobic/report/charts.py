@@ -1,0 +1,228 @@
+"""Altair charts. Each function takes tables (or path arrays) and returns an ``alt.Chart``;
+:func:`save_chart` writes PNG or SVG through vl-convert.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import polars as pl
+
+from cobic.contract.risk_share import provider_share
+from cobic.contract.terms import RiskShare
+
+__all__ = ["fan_chart", "stock_by_group_chart", "contract_value_chart", "risk_share_chart",
+           "distribution_chart", "mechanisms_chart", "backtest_chart", "waterfall_chart",
+           "budget_chart", "save_chart", "fan_table"]
+
+WIDTH, HEIGHT = 560, 280
+BLUE = "#1f5fa8"
+
+
+def _data(df: pl.DataFrame) -> alt.Data:
+    return alt.Data(values=df.to_dicts())
+
+
+def fan_table(periods, values: np.ndarray, levels=(0.5, 0.8, 0.95)) -> pl.DataFrame:
+    """Central intervals of ``values[path, period]`` at each level, and the median."""
+    rows = []
+    for j, p in enumerate(periods):
+        v = values[:, j]
+        row = {"period": int(p), "median": float(np.median(v))}
+        for lv in levels:
+            lo, hi = np.quantile(v, [(1 - lv) / 2, (1 + lv) / 2])
+            row[f"lo{int(lv * 100)}"], row[f"hi{int(lv * 100)}"] = float(lo), float(hi)
+        rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def fan_chart(history: pl.DataFrame, periods, values: np.ndarray,
+              title: str = "Children looked after on 31 March") -> alt.LayerChart:
+    """History line, 50/80/95% bands and the median of the simulated paths.
+
+    ``history``: ``period, value``; ``values[path, period]`` for ``periods``.
+    """
+    fan = fan_table(periods, values)
+    last = history.sort("period").tail(1)
+    # join the fan to the last observed point so the bands start from it
+    start = {"period": int(last["period"][0]), "median": float(last["value"][0])}
+    for lv in (50, 80, 95):
+        start[f"lo{lv}"] = start[f"hi{lv}"] = start["median"]
+    fan = pl.concat([pl.DataFrame([start]).cast(fan.schema), fan])
+    base = alt.Chart(_data(fan)).encode(x=alt.X("period:O", title="31 March of"))
+    bands = [base.mark_area(opacity=op, color=BLUE).encode(
+        y=alt.Y(f"lo{lv}:Q", title="children"), y2=f"hi{lv}:Q")
+        for lv, op in ((95, 0.15), (80, 0.25), (50, 0.35))]
+    median = base.mark_line(color=BLUE, strokeDash=[4, 3]).encode(y="median:Q")
+    hist = alt.Chart(_data(history.select(pl.col("period").cast(pl.Int64),
+                                          pl.col("value").cast(pl.Float64)))).mark_line(
+        color="black", point=True).encode(x="period:O", y="value:Q")
+    return alt.layer(*bands, median, hist).properties(
+        width=WIDTH, height=HEIGHT, title=f"{title}: history, median and 50/80/95% bands")
+
+
+def stock_by_group_chart(forecast: pl.DataFrame) -> alt.Chart:
+    """Mean stock by placement group (means add up to the total), stacked by period."""
+    df = forecast.filter((pl.col("placement_group") != "all") & (pl.col("age_band") == "all"))
+    return alt.Chart(_data(df.select("period", "placement_group", "mean"))).mark_area().encode(
+        x=alt.X("period:O", title="31 March of"),
+        y=alt.Y("mean:Q", stack=True, title="children (mean of paths)"),
+        color=alt.Color("placement_group:N", title="placement group"),
+        tooltip=["period:O", "placement_group:N", alt.Tooltip("mean:Q", format=",.0f")],
+    ).properties(width=WIDTH, height=HEIGHT, title="Forecast stock by placement group")
+
+
+def contract_value_chart(schedule: pl.DataFrame) -> alt.Chart:
+    """Capitation by contract year: the fixed (capitated) part and the at-risk incentive pot."""
+    long = pl.concat([
+        schedule.select("financial_year", part=pl.lit("fixed (capitated)"),
+                        gbp_m=pl.col("fixed") / 1e6),
+        schedule.select("financial_year", part=pl.lit("at risk (incentive)"),
+                        gbp_m=pl.col("at_risk") / 1e6),
+    ])
+    return alt.Chart(_data(long)).mark_bar().encode(
+        x=alt.X("financial_year:O", title="financial year"),
+        y=alt.Y("gbp_m:Q", stack=True, title="GBP m (nominal)"),
+        color=alt.Color("part:N", title=None, scale=alt.Scale(range=[BLUE, "#e08a2b"])),
+        tooltip=["financial_year:O", "part:N", alt.Tooltip("gbp_m:Q", format=",.2f")],
+    ).properties(width=WIDTH, height=HEIGHT, title="Contract value by year")
+
+
+def risk_share_chart(rs: RiskShare, lo: float = 0.80, hi: float = 1.20) -> alt.LayerChart:
+    """Provider and commissioner shares of the variance against actual cost as a share of the
+    capitation, with the band edges marked."""
+    ratio = np.linspace(lo, hi, 401)
+    d = ratio - 1.0
+    pi = provider_share(d, np.ones_like(d), rs)
+    df = pl.concat([
+        pl.DataFrame({"cost_pct": ratio * 100, "party": "provider", "share_pct": pi * 100}),
+        pl.DataFrame({"cost_pct": ratio * 100, "party": "commissioner",
+                      "share_pct": (d - pi) * 100}),
+    ])
+    lines = alt.Chart(_data(df)).mark_line().encode(
+        x=alt.X("cost_pct:Q", title="actual cost, % of the capitated payment",
+                scale=alt.Scale(domain=[lo * 100, hi * 100])),
+        y=alt.Y("share_pct:Q", title="share of variance, % of the capitated payment"),
+        color=alt.Color("party:N", scale=alt.Scale(range=["#7a3ea8", BLUE])),
+    )
+    edges = sorted({100 + s * b.lower * 100 for s in (1, -1) for b in rs.loss_bands[1:]
+                    if b.lower > 0} | {100 - b.lower * 100 for b in rs.gain_bands[1:]})
+    rules = alt.Chart(_data(pl.DataFrame({"edge": [e for e in edges if lo * 100 < e < hi * 100]
+                                          or [100.0]}))).mark_rule(
+        color="grey", strokeDash=[2, 2]).encode(x="edge:Q")
+    return alt.layer(rules, lines).properties(
+        width=WIDTH, height=HEIGHT, title="Risk share: who bears an overspend or keeps a saving")
+
+
+def distribution_chart(values: dict[str, np.ndarray], title: str) -> alt.Chart:
+    """Histograms (GBP m) of whole-contract totals per path, one panel per measure."""
+    df = pl.concat([pl.DataFrame({"measure": k, "gbp_m": np.asarray(v, float) / 1e6})
+                    for k, v in values.items()])
+    return alt.Chart(_data(df)).mark_bar(opacity=0.8, color=BLUE).encode(
+        x=alt.X("gbp_m:Q", bin=alt.Bin(maxbins=40), title="GBP m over the contract"),
+        y=alt.Y("count():Q", title="paths"),
+    ).properties(width=260, height=200).facet(column=alt.Column("measure:N", title=None)
+                                              ).resolve_scale(x="independent").properties(
+        title=title)
+
+
+def mechanisms_chart(mechanisms: pl.DataFrame) -> alt.Chart:
+    """Mean and P10-P90 of the commissioner's outlay and the provider's margin per mechanism."""
+    long = pl.concat([
+        mechanisms.select("mechanism", party=pl.lit("commissioner outlay"),
+                          mean=pl.col("commissioner_mean") / 1e6,
+                          p10=pl.col("commissioner_p10") / 1e6,
+                          p90=pl.col("commissioner_p90") / 1e6),
+        mechanisms.select("mechanism", party=pl.lit("provider margin"),
+                          mean=pl.col("provider_margin_mean") / 1e6,
+                          p10=pl.col("provider_margin_p10") / 1e6,
+                          p90=pl.col("provider_margin_p90") / 1e6),
+    ])
+    base = alt.Chart(_data(long)).encode(y=alt.Y("mechanism:N", title=None))
+    bars = base.mark_rule(strokeWidth=3, color="#9bb7d9").encode(
+        x=alt.X("p10:Q", title="GBP m over the contract (P10 to P90, dot = mean)"), x2="p90:Q")
+    dots = base.mark_point(filled=True, color=BLUE).encode(x="mean:Q")
+    return alt.layer(bars, dots).properties(width=260, height=160).facet(
+        column=alt.Column("party:N", title=None)).resolve_scale(x="independent").properties(
+        title="Payment mechanisms on the same demand and cost paths")
+
+
+def backtest_chart(metrics: pl.DataFrame) -> alt.HConcatChart:
+    """MAPE and 80% interval coverage by horizon for each model (target band 75-85%)."""
+    df = metrics.select("model", "horizon", "mape", pl.col("coverage_80") * 100)
+    mape = alt.Chart(_data(df)).mark_line(point=True).encode(
+        x=alt.X("horizon:O", title="years ahead"), y=alt.Y("mape:Q", title="MAPE (%)"),
+        color="model:N").properties(width=260, height=220, title="Accuracy")
+    band = alt.Chart(_data(pl.DataFrame({"lo": [75.0], "hi": [85.0]}))).mark_rect(
+        opacity=0.15, color="green").encode(y="lo:Q", y2="hi:Q")
+    cov = alt.Chart(_data(df)).mark_line(point=True).encode(
+        x=alt.X("horizon:O", title="years ahead"),
+        y=alt.Y("coverage_80:Q", title="80% interval coverage (%)",
+                scale=alt.Scale(domain=[0, 100])),
+        color="model:N")
+    return alt.hconcat(mape, alt.layer(band, cov).properties(
+        width=260, height=220, title="Coverage (target 75-85%)"))
+
+
+def waterfall_chart(steps: pl.DataFrame, title: str = "What each lever adds") -> alt.Chart:
+    """``steps``: ``label, amount`` in order, the first the baseline and the last the total."""
+    labels = steps["label"].to_list()
+    amounts = steps["amount"].to_numpy() / 1e6
+    rows, run = [], 0.0
+    for i, (lab, a) in enumerate(zip(labels, amounts, strict=True)):
+        if i == 0 or i == len(labels) - 1:
+            rows.append({"order": i, "label": lab, "start": 0.0, "end": float(a), "kind": "total"})
+            run = float(a)
+        else:
+            rows.append({"order": i, "label": lab, "start": run, "end": run + float(a),
+                         "kind": "increase" if a >= 0 else "decrease"})
+            run += float(a)
+    df = pl.DataFrame(rows)
+    # cut the axis to the range the bars' tops and the changes span, so small levers show
+    vals = [v for r in rows for v in ((r["end"],) if r["kind"] == "total"
+                                      else (r["start"], r["end"]))]
+    lo, hi = min(vals), max(vals)
+    pad = max((hi - lo) * 0.15, 0.005 * abs(hi))
+    return alt.Chart(_data(df)).mark_bar(clip=True).encode(
+        x=alt.X("label:N", sort=labels, title=None),
+        y=alt.Y("start:Q", title="GBP m over the period (axis cut)",
+                scale=alt.Scale(zero=False, domain=[lo - pad, hi + pad])), y2="end:Q",
+        color=alt.Color("kind:N", scale=alt.Scale(domain=["total", "increase", "decrease"],
+                                                  range=["#555555", "#c0392b", "#27ae60"]),
+                        title=None),
+        tooltip=["label:N", alt.Tooltip("start:Q", format=",.2f"),
+                 alt.Tooltip("end:Q", format=",.2f")],
+    ).properties(width=WIDTH, height=HEIGHT, title=title)
+
+
+def budget_chart(budget: pl.DataFrame) -> alt.Chart:
+    """``financial_year, baseline, scenario`` (GBP): the budget by year against the baseline."""
+    long = pl.concat([
+        budget.select("financial_year", case=pl.lit("baseline"), gbp_m=pl.col("baseline") / 1e6),
+        budget.select("financial_year", case=pl.lit("scenario"), gbp_m=pl.col("scenario") / 1e6),
+    ])
+    return alt.Chart(_data(long)).mark_bar().encode(
+        x=alt.X("financial_year:O", title="financial year"),
+        xOffset="case:N",
+        y=alt.Y("gbp_m:Q", title="expected cost, GBP m (nominal)"),
+        color=alt.Color("case:N", scale=alt.Scale(range=["#9bb7d9", BLUE]), title=None),
+        tooltip=["financial_year:O", "case:N", alt.Tooltip("gbp_m:Q", format=",.2f")],
+    ).properties(width=WIDTH, height=HEIGHT, title="Budget by year: scenario against baseline")
+
+
+def save_chart(chart: alt.TopLevelMixin, path: Path | str) -> Path:
+    """Write ``chart`` as PNG or SVG (by extension) with vl-convert."""
+    import vl_convert as vlc
+
+    path = Path(path)
+    spec = chart.to_json()
+    if path.suffix.lower() == ".png":
+        path.write_bytes(vlc.vegalite_to_png(spec, scale=2))
+    elif path.suffix.lower() == ".svg":
+        path.write_text(vlc.vegalite_to_svg(spec))
+    else:
+        raise ValueError(f"{path}: charts are saved as .png or .svg")
+    return path
+

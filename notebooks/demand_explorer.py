@@ -1,0 +1,194 @@
+import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="medium", app_title="cobic: demand explorer")
+
+
+@app.cell
+def _():
+    import marimo as mo
+    import polars as pl
+
+    from cobic.data.dfe import complete_series, read_panel
+    from cobic.data.ssda903 import read_ssda903
+    from cobic.demand.api import (
+        backtest_episodes,
+        backtest_panel,
+        forecast_episodes,
+        forecast_panel,
+        series_from_ssda903,
+    )
+    from cobic.demand.backtest import EvaluationScheme
+    from cobic.demand.scenarios import parse_scenarios
+    from cobic.paths import fixtures_dir, shared_data_dir
+    from cobic.report import charts
+
+    return (
+        EvaluationScheme,
+        backtest_episodes,
+        backtest_panel,
+        charts,
+        complete_series,
+        fixtures_dir,
+        forecast_episodes,
+        forecast_panel,
+        mo,
+        parse_scenarios,
+        pl,
+        read_panel,
+        read_ssda903,
+        series_from_ssda903,
+        shared_data_dir,
+    )
+
+
+@app.cell(hide_code=True)
+def _(mo):
+    mo.md("""
+    # Demand explorer
+
+    Forecast children looked after for the embedded synthetic LA, a folder of SSDA903 returns,
+    or a local authority from the DfE panel; choose the model, horizon and scenarios; see the
+    fan chart, the placement-group breakdown (for `stockflow`) and that area's backtest.
+    """)
+    return
+
+
+@app.cell
+def _(complete_series, read_panel, shared_data_dir):
+    _panel_file = shared_data_dir() / "dfe" / "la_cla_panel_2015_2025.csv"
+    panel = read_panel(_panel_file) if _panel_file.exists() else None
+    panel_las = complete_series(panel, range(2015, 2026)) if panel is not None else []
+    return panel, panel_las
+
+
+@app.cell
+def _(mo, panel_las, shared_data_dir):
+    source = mo.ui.dropdown(["embedded synthetic LA", "SSDA903 folder", "DfE panel LA"],
+                            value="embedded synthetic LA", label="data")
+    folder = mo.ui.text(value=str(shared_data_dir() / "ssda903_sample"),
+                        label="SSDA903 folder", full_width=True)
+    la = mo.ui.dropdown(panel_las or ["(no panel found)"],
+                        value=(panel_las or ["(no panel found)"])[0], label="local authority")
+    horizon = mo.ui.slider(1, 7, value=5, label="years ahead")
+    entry_step = mo.ui.slider(-30, 50, step=5, value=0, label="entries change from year 2 (%)")
+    stays = mo.ui.slider(-20, 30, step=5, value=0, label="stays longer (%, stockflow only)")
+    mo.vstack([mo.hstack([source, horizon]), folder, la, mo.hstack([entry_step, stays])])
+    return entry_step, folder, horizon, la, source, stays
+
+
+@app.cell
+def _(mo, source):
+    _models = (["panel", "naive", "drift", "flowbalance", "ets", "rate"]
+               if source.value == "DfE panel LA"
+               else ["stockflow", "naive", "drift", "flowbalance", "ets"])
+    model = mo.ui.dropdown(_models, value=_models[0], label="model")
+    model
+    return (model,)
+
+
+@app.cell
+def _(entry_step, folder, horizon, la, model, source, stays):
+    # the controls as plain values (tests override this)
+    explorer_inputs = {
+        "source": source.value, "folder": folder.value, "area": la.value,
+        "model": model.value, "horizon": int(horizon.value),
+        "entry_step": entry_step.value / 100, "stays": stays.value / 100,
+    }
+    return (explorer_inputs,)
+
+
+@app.cell
+def run_forecast(
+    explorer_inputs,
+    fixtures_dir,
+    forecast_episodes,
+    forecast_panel,
+    mo,
+    panel,
+    parse_scenarios,
+    pl,
+    read_ssda903,
+    series_from_ssda903,
+):
+    _x = explorer_inputs
+    if _x["source"] == "DfE panel LA":
+        _data = None
+        history = panel.series(_x["area"]).select(
+            period=pl.col("year"), value=pl.col("cla_31mar").cast(pl.Float64)).drop_nulls()
+        _origin = int(history["period"].max())
+    else:
+        _where = (fixtures_dir() / "synthetic_la" if _x["source"] == "embedded synthetic LA"
+                  else _x["folder"])
+        _data = read_ssda903(_where)
+        _s = series_from_ssda903(_data)
+        history = pl.DataFrame({"period": list(_s.years), "value": _s.stock[0].tolist()})
+        _origin = _s.origin
+    _pieces = []
+    if _x["entry_step"]:
+        _pieces.append(f"entry_step={_x['entry_step'] * 100:+g}%@{_origin + 2}")
+    if _x["stays"] and _x["model"] == "stockflow":
+        _pieces.append(f"stay={_x['stays'] * 100:+g}%")
+    scenario = parse_scenarios(_pieces)
+    with mo.status.spinner("Forecasting ..."):
+        if _data is None:
+            forecast = forecast_panel(panel, _x["area"], _x["model"], horizon=_x["horizon"],
+                                      n_paths=1000, seed=1, scenario=scenario)
+        else:
+            forecast = forecast_episodes(_data, _x["model"], horizon=_x["horizon"],
+                                         n_paths=1000, seed=1, scenario=scenario,
+                                         area=str(_x["source"]))
+    episodes_data = _data
+    return episodes_data, forecast, history
+
+
+@app.cell
+def _(charts, forecast, history, mo, pl):
+    _table = forecast.forecast_table()
+    _all = _table.filter((pl.col("placement_group") == "all") & (pl.col("age_band") == "all"))
+    forecast_summary = _all.select("period", "mean", "q10", "q50", "q90")
+    _parts = [mo.md(f"## {forecast.areas[0]}: `{forecast.model}` ({forecast.scenario})"),
+              mo.ui.altair_chart(charts.fan_chart(history, forecast.periods,
+                                                  forecast.total()[0])),
+              mo.ui.table(forecast_summary, selection=None)]
+    if forecast.groups != ("all",):
+        _parts.append(mo.ui.altair_chart(charts.stock_by_group_chart(_table)))
+    mo.vstack(_parts)
+    return (forecast_summary,)
+
+
+@app.cell
+def _(
+    EvaluationScheme,
+    backtest_episodes,
+    backtest_panel,
+    episodes_data,
+    explorer_inputs,
+    mo,
+    panel,
+    pl,
+):
+    _x = explorer_inputs
+    with mo.status.spinner("Backtesting ..."):
+        if episodes_data is None:
+            _res = backtest_panel(panel, ["naive", "panel"],
+                                  EvaluationScheme(tuple(range(2018, 2023)), (1, 2, 3)),
+                                  n_paths=300)
+            area_backtest = _res.by_area().filter(pl.col("area") == _x["area"])
+        else:
+            _years = episodes_data.collection_years
+            _origins = tuple(y for y in _years[-4:-1] if y - 3 >= _years[0])
+            if _origins:
+                _res = backtest_episodes(episodes_data, ["naive", "stockflow"],
+                                         EvaluationScheme(_origins, (1, 2)), n_paths=200)
+                area_backtest = _res.metrics()
+            else:
+                area_backtest = pl.DataFrame()
+    mo.vstack([mo.md("### This area's backtest (rolling origins)"),
+               mo.ui.table(area_backtest, selection=None) if area_backtest.height
+               else mo.md("Too few years of history to backtest.")])
+    return (area_backtest,)
+
+
+if __name__ == "__main__":
+    app.run()
