@@ -186,10 +186,13 @@ def show_headline(mo, pl, priced, schedule, summary, terms):
 
 
 @app.cell
-def _(charts, mo, schedule, terms):
+def _(charts, mo, pl, schedule, terms):
     mo.vstack([
         mo.md("### Contract schedule (GBP, nominal, real and present value)"),
-        mo.ui.table(schedule, selection=None),
+        mo.ui.table(schedule.with_columns(
+            pl.col(pl.Float64).exclude("discount_factor", "p_hit_loss_cap", "p_hit_gain_cap")
+            .round(0), pl.col("discount_factor", "p_hit_loss_cap", "p_hit_gain_cap").round(4)),
+            selection=None),
         mo.ui.altair_chart(charts.contract_value_chart(schedule)),
         mo.ui.altair_chart(charts.risk_share_chart(terms.risk_share)),
     ])
@@ -197,16 +200,17 @@ def _(charts, mo, schedule, terms):
 
 
 @app.cell
-def _(charts, mechanisms, mo, priced, risk):
+def _(charts, mechanisms, mo, pl, priced, risk):
     mo.vstack([
         mo.md("### Each party's distribution over the contract"),
         mo.ui.altair_chart(charts.distribution_chart({
             "commissioner outlay": priced.net_to_provider.sum(axis=1),
             "provider margin": priced.provider_margin.sum(axis=1)},
             "Whole-contract totals across 1,000 paths")),
-        mo.ui.table(risk, selection=None),
-        mo.md("### Payment mechanisms on the same paths"),
-        mo.ui.table(mechanisms, selection=None),
+        mo.ui.table(risk.with_columns(pl.col("value").round(3)), selection=None),
+        mo.md("### Payment mechanisms on the same paths (GBP)"),
+        mo.ui.table(mechanisms.with_columns(pl.col(pl.Float64).exclude("p_provider_loss")
+                                            .round(0)), selection=None),
         mo.ui.altair_chart(charts.mechanisms_chart(mechanisms)),
     ])
     return

@@ -101,9 +101,9 @@ def risk_share_chart(rs: RiskShare, lo: float = 0.80, hi: float = 1.20) -> alt.L
         pl.DataFrame({"cost_pct": ratio * 100, "party": "commissioner",
                       "share_pct": (d - pi) * 100}),
     ])
+    xscale = alt.Scale(domain=[lo * 100, hi * 100], zero=False)
     lines = alt.Chart(_data(df)).mark_line().encode(
-        x=alt.X("cost_pct:Q", title="actual cost, % of the capitated payment",
-                scale=alt.Scale(domain=[lo * 100, hi * 100])),
+        x=alt.X("cost_pct:Q", title="actual cost, % of the capitated payment", scale=xscale),
         y=alt.Y("share_pct:Q", title="share of variance, % of the capitated payment"),
         color=alt.Color("party:N", scale=alt.Scale(range=["#7a3ea8", BLUE])),
     )
@@ -111,21 +111,21 @@ def risk_share_chart(rs: RiskShare, lo: float = 0.80, hi: float = 1.20) -> alt.L
                     if b.lower > 0} | {100 - b.lower * 100 for b in rs.gain_bands[1:]})
     rules = alt.Chart(_data(pl.DataFrame({"edge": [e for e in edges if lo * 100 < e < hi * 100]
                                           or [100.0]}))).mark_rule(
-        color="grey", strokeDash=[2, 2]).encode(x="edge:Q")
+        color="grey", strokeDash=[2, 2]).encode(x=alt.X("edge:Q", scale=xscale))
     return alt.layer(rules, lines).properties(
         width=WIDTH, height=HEIGHT, title="Risk share: who bears an overspend or keeps a saving")
 
 
-def distribution_chart(values: dict[str, np.ndarray], title: str) -> alt.Chart:
+def distribution_chart(values: dict[str, np.ndarray], title: str) -> alt.HConcatChart:
     """Histograms (GBP m) of whole-contract totals per path, one panel per measure."""
-    df = pl.concat([pl.DataFrame({"measure": k, "gbp_m": np.asarray(v, float) / 1e6})
-                    for k, v in values.items()])
-    return alt.Chart(_data(df)).mark_bar(opacity=0.8, color=BLUE).encode(
-        x=alt.X("gbp_m:Q", bin=alt.Bin(maxbins=40), title="GBP m over the contract"),
-        y=alt.Y("count():Q", title="paths"),
-    ).properties(width=260, height=200).facet(column=alt.Column("measure:N", title=None)
-                                              ).resolve_scale(x="independent").properties(
-        title=title)
+    panels = []
+    for k, v in values.items():
+        df = pl.DataFrame({"gbp_m": np.asarray(v, float) / 1e6})
+        panels.append(alt.Chart(_data(df)).mark_bar(opacity=0.8, color=BLUE).encode(
+            x=alt.X("gbp_m:Q", bin=alt.Bin(maxbins=40), title=f"{k}, GBP m over the contract"),
+            y=alt.Y("count():Q", title="paths"),
+        ).properties(width=260, height=200))
+    return alt.hconcat(*panels).properties(title=title)
 
 
 def mechanisms_chart(mechanisms: pl.DataFrame) -> alt.Chart:
