@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -24,7 +23,6 @@ from cobic.data.dfe import read_panel
 from cobic.data.ssda903 import SSDA903, read_ssda903
 from cobic.data.synth import SCENARIOS, generate, scenario, write_ssda903
 from cobic.errors import DataError
-from cobic.paths import fixtures_dir
 
 __all__ = ["app"]
 
@@ -517,46 +515,30 @@ def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the outputs.")] = Path(
         "cobic-demo-output"),
 ) -> None:
-    """The main job on the embedded default data: validate, summarise and forecast it."""
-    src = episodes or (fixtures_dir() / FIXTURE_LA)
+    """The main job on the embedded data: validate, forecast, price the 7-year COBIC, and
+    write an HTML report with charts, CSV/XLSX tables and PNG charts."""
+    from rich.progress import Progress
+
+    from cobic.report.demo import STEPS, run_demo
+
     try:
-        data = read_ssda903(src)
+        with Progress(console=err) as bar:
+            task = bar.add_task("cobic demo", total=len(STEPS))
+            seen: list[str] = []
+
+            def tick(step: str) -> None:
+                if seen:
+                    bar.advance(task)
+                seen.append(step)
+                bar.update(task, description=step)
+
+            result = run_demo(out_dir, episodes, progress=tick)
+            bar.advance(task)
     except DataError as e:
         _fail(e)
-    _print_ssda903_summary(data)
-    out.print("[green]Data validated.[/]")
-    from cobic.demand.api import forecast_episodes
-
-    pop_file = src / "population.csv" if src.is_dir() else None
-    pop = _population(pop_file) if pop_file is not None and pop_file.exists() else None
-    paths = forecast_episodes(data, "stockflow", horizon=8, n_paths=1000, seed=1,
-                              population=pop, area=src.name)
-    t = paths.forecast_table()
-    cd = paths.forecast_table("child_days")
-    head = (t.filter((pl.col("placement_group") == "all") & (pl.col("age_band") == "all"))
-            .select("period", pl.col("q10").round(0), pl.col("q50").round(0),
-                    pl.col("q90").round(0))
-            .join(cd.filter((pl.col("placement_group") == "all") & (pl.col("age_band") == "all"))
-                  .select("period", child_days_q50=pl.col("q50").round(0)), on="period"))
-    out.print(_table(head, "Forecast (stockflow, 1,000 paths): children looked after on 31 "
-                           "March (10th, 50th, 90th percentiles) and child-days"))
-    _demo_price(paths, out_dir)
-
-
-def _demo_price(paths, out_dir: Path) -> None:
-    """Price the shipped 7-year COBIC on the forecast and write its tables and workbook."""
-    from cobic.contract import apply_terms, compare_mechanisms, load_contract
-    from cobic.contract.calculator import simulate_contract_costs
-    from cobic.costs import DemandPaths, default_unit_costs_path, load_cost_spec
-    from cobic.paths import models_dir
-
-    terms = load_contract(models_dir() / "contracts" / "cobic_7yr.toml")
-    spec = load_cost_spec(default_unit_costs_path())
-    demand = DemandPaths.from_paths(paths)
-    first = paths.periods[0] + 1  # the contract starts the year after the first forecast year
-    terms = replace(terms, first_year=first)
-    sim = simulate_contract_costs(demand, spec, terms, seed=1)
-    priced = apply_terms(sim, terms, spec)
-    _write_priced(out_dir / "contract", priced, compare_mechanisms(sim, priced), terms, spec,
-                  "the stockflow forecast of the embedded LA")
-
+    head = pl.DataFrame({"figure": list(result.headline),
+                         "value": [str(v) for v in result.headline.values()]})
+    out.print(_table(head, "cobic demo: headline figures"))
+    out.print(f"Report: {result.report.resolve()}")
+    out.print(f"Tables, workbook and charts: {result.out_dir.resolve()} "
+              f"({result.seconds:.1f} s)")

@@ -21,10 +21,9 @@ def test_help_for_every_command():
 def test_demo_on_embedded_data_prints_the_summary(tmp_path):
     res = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo")])
     assert res.exit_code == 0, res.output
-    assert "Data validated" in res.output
-    assert "stock_end" in res.output and "child_days" in res.output
-    assert "Forecast (stockflow" in res.output
-    assert (tmp_path / "demo" / "contract" / "contract.xlsx").exists()
+    assert "headline figures" in res.output and "Report:" in res.output
+    assert (tmp_path / "demo" / "report.html").exists()
+    assert (tmp_path / "demo" / "cobic-demo.xlsx").exists()
 
 
 def test_validate_sample_writes_report(shared_data, tmp_path):

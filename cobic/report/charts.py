@@ -53,7 +53,7 @@ def fan_chart(history: pl.DataFrame, periods, values: np.ndarray,
     fan = pl.concat([pl.DataFrame([start]).cast(fan.schema), fan])
     base = alt.Chart(_data(fan)).encode(x=alt.X("period:O", title="31 March of"))
     bands = [base.mark_area(opacity=op, color=BLUE).encode(
-        y=alt.Y(f"lo{lv}:Q", title="children"), y2=f"hi{lv}:Q")
+        y=alt.Y(f"lo{lv}:Q", title="children", scale=alt.Scale(zero=False)), y2=f"hi{lv}:Q")
         for lv, op in ((95, 0.15), (80, 0.25), (50, 0.35))]
     median = base.mark_line(color=BLUE, strokeDash=[4, 3]).encode(y="median:Q")
     hist = alt.Chart(_data(history.select(pl.col("period").cast(pl.Int64),
