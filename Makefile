@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench notebooks clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ bench: $(STAMP)  ## benchmarks (not unit tests; see benchmarks/README.md)
 	$(BIN)/python benchmarks/bench_demand_accuracy.py
 	$(BIN)/python benchmarks/bench_demand_speed.py
 	$(BIN)/python benchmarks/bench_contract_speed.py
+	$(BIN)/python benchmarks/bench_notebooks.py
+
+notebooks: $(STAMP)  ## open the notebooks as apps (one at a time: NB=contract_sizing)
+	$(BIN)/marimo run notebooks/$(or $(NB),contract_sizing).py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache cobic-demo-output benchmarks/out
+	rm -rf $(VENV) .pytest_cache .ruff_cache cobic-demo-output benchmarks/out screenshots
