@@ -193,8 +193,8 @@ def _(charts, mo, pl, schedule, terms):
             pl.col(pl.Float64).exclude("discount_factor", "p_hit_loss_cap", "p_hit_gain_cap")
             .round(0), pl.col("discount_factor", "p_hit_loss_cap", "p_hit_gain_cap").round(4)),
             selection=None),
-        mo.ui.altair_chart(charts.contract_value_chart(schedule)),
-        mo.ui.altair_chart(charts.risk_share_chart(terms.risk_share)),
+        mo.ui.altair_chart(charts.contract_value_chart(schedule), chart_selection=False, legend_selection=False),
+        mo.ui.altair_chart(charts.risk_share_chart(terms.risk_share), chart_selection=False, legend_selection=False),
     ])
     return
 
@@ -206,12 +206,12 @@ def _(charts, mechanisms, mo, pl, priced, risk):
         mo.ui.altair_chart(charts.distribution_chart({
             "commissioner outlay": priced.net_to_provider.sum(axis=1),
             "provider margin": priced.provider_margin.sum(axis=1)},
-            "Whole-contract totals across 1,000 paths")),
+            "Whole-contract totals across 1,000 paths"), chart_selection=False, legend_selection=False),
         mo.ui.table(risk.with_columns(pl.col("value").round(3)), selection=None),
         mo.md("### Payment mechanisms on the same paths (GBP)"),
         mo.ui.table(mechanisms.with_columns(pl.col(pl.Float64).exclude("p_provider_loss")
                                             .round(0)), selection=None),
-        mo.ui.altair_chart(charts.mechanisms_chart(mechanisms)),
+        mo.ui.altair_chart(charts.mechanisms_chart(mechanisms), chart_selection=False, legend_selection=False),
     ])
     return
 

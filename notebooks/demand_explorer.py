@@ -149,10 +149,12 @@ def _(charts, forecast, history, mo, pl):
     forecast_summary = _all.select("period", "mean", "q10", "q50", "q90")
     _parts = [mo.md(f"## {forecast.areas[0]}: `{forecast.model}` ({forecast.scenario})"),
               mo.ui.altair_chart(charts.fan_chart(history, forecast.periods,
-                                                  forecast.total()[0])),
-              mo.ui.table(forecast_summary, selection=None)]
+                                                  forecast.total()[0]), chart_selection=False, legend_selection=False),
+              mo.ui.table(forecast_summary.with_columns(pl.col("period").cast(pl.String),
+                                                        pl.exclude("period").round(1)),
+                          selection=None)]
     if forecast.groups != ("all",):
-        _parts.append(mo.ui.altair_chart(charts.stock_by_group_chart(_table)))
+        _parts.append(mo.ui.altair_chart(charts.stock_by_group_chart(_table), chart_selection=False, legend_selection=False))
     mo.vstack(_parts)
     return (forecast_summary,)
 
@@ -185,7 +187,8 @@ def _(
             else:
                 area_backtest = pl.DataFrame()
     mo.vstack([mo.md("### This area's backtest (rolling origins)"),
-               mo.ui.table(area_backtest, selection=None) if area_backtest.height
+               mo.ui.table(area_backtest.with_columns(pl.col(pl.Float64).round(3)),
+                           selection=None) if area_backtest.height
                else mo.md("Too few years of history to backtest.")])
     return (area_backtest,)
 

@@ -78,12 +78,12 @@ def run_backtest(
 
 
 @app.cell
-def _(accuracy_gate, charts, metrics, mo):
+def _(accuracy_gate, charts, metrics, mo, pl):
     gate_failures = accuracy_gate(metrics, "panel", "naive")
     mo.vstack([
         mo.md("## Accuracy and coverage by horizon"),
-        mo.ui.table(metrics, selection=None),
-        mo.ui.altair_chart(charts.backtest_chart(metrics)),
+        mo.ui.table(metrics.with_columns(pl.col(pl.Float64).round(3)), selection=None),
+        mo.ui.altair_chart(charts.backtest_chart(metrics), chart_selection=False, legend_selection=False),
         mo.md("**Accuracy gate (panel vs naive): passed.**" if not gate_failures else
               "**Accuracy gate (panel vs naive): failed:** " + "; ".join(gate_failures)),
     ])
@@ -97,7 +97,7 @@ def _(mo, pl, result):
                                    pl.col("coverage_80").mean().alias("coverage_80"))
              .sort("mean_mape", descending=True).head(10))
     mo.vstack([mo.md("## Where the default model does worst (mean MAPE over horizons)"),
-               mo.ui.table(worst, selection=None)])
+               mo.ui.table(worst.with_columns(pl.col(pl.Float64).round(3)), selection=None)])
     return (worst,)
 
 

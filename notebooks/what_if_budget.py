@@ -140,8 +140,8 @@ def show_budget(budget, charts, mo, pl, waterfall):
         - Baseline budget: GBP {baseline_total / 1e6:,.2f}m
         - Difference: **GBP {(scenario_total - baseline_total) / 1e6:+,.2f}m**
         """),
-        mo.ui.altair_chart(charts.budget_chart(budget)),
-        mo.ui.altair_chart(charts.waterfall_chart(waterfall)),
+        mo.ui.altair_chart(charts.budget_chart(budget), chart_selection=False, legend_selection=False),
+        mo.ui.altair_chart(charts.waterfall_chart(waterfall), chart_selection=False, legend_selection=False),
         mo.ui.table(budget.with_columns(pl.exclude("financial_year").round(0)),
                     selection=None),
     ])

@@ -65,6 +65,13 @@ class Served:
             self.proc.kill()
 
 
+def _no_errors(page) -> None:
+    """Nothing on the page reports an error (a failed cell or a chart that did not draw)."""
+    text = page.inner_text("body")
+    for bad in ("Traceback", "Error:", "An internal error occurred"):
+        assert bad not in text, text[max(0, text.find(bad) - 200): text.find(bad) + 400]
+
+
 def _figure(page, label: str) -> float:
     m = re.search(re.escape(label) + r"\s*GBP ([\d,.]+)m", page.inner_text("body"))
     assert m, f"{label!r} not on the page"
@@ -93,6 +100,7 @@ def _move_slider_and_read(name: str, slider: int, label: str, shot: str) -> tupl
                 arg=[label, before], timeout=120_000)
             time.sleep(1.0)  # let the charts finish drawing for the screenshot
             after = _figure(page, label)
+            _no_errors(page)
             page.screenshot(path=str(SHOTS / shot), full_page=True)
             browser.close()
     finally:
@@ -129,3 +137,27 @@ def test_contract_sizing_slider_in_the_browser():
     assert before == total(0.50)
     assert after == total(0.55)  # the capitation percentile slider moved one step, P50 -> P55
     assert after > before
+
+
+@pytest.mark.parametrize(("name", "text"), [("demand_explorer", "This area's backtest"),
+                                            ("forecast_validation", "Accuracy gate")])
+def test_other_notebooks_render_in_the_browser(name, text):
+    """The analysts' notebooks load, compute and draw their charts in the browser."""
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    server = Served(name)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            page = browser.new_page(viewport={"width": 1280, "height": 2200})
+            page.goto(server.url, timeout=60_000)
+            page.get_by_text(text).first.wait_for(timeout=180_000)
+            page.locator(".vega-embed").first.wait_for(timeout=60_000)
+            time.sleep(1.0)
+            assert page.locator(".vega-embed").count() >= 1
+            _no_errors(page)
+            page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+            browser.close()
+    finally:
+        server.close()
