@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -23,6 +22,7 @@ from cobic.data.dfe import read_panel
 from cobic.data.ssda903 import SSDA903, read_ssda903
 from cobic.data.synth import SCENARIOS, generate, scenario, write_ssda903
 from cobic.errors import DataError
+from cobic.report.files import atomic_folder
 
 __all__ = ["app"]
 
@@ -90,14 +90,10 @@ def _print_ssda903_summary(data: SSDA903) -> None:
         out.print(_table(changes.sort("table", "outcome"), "What was merged, dropped or changed"))
     out.print(_table(derive.flow_balance(data), "Children looked after (short breaks excluded, "
                                                  "as DfE): stock at 31 March, flows, child-days"))
-    s = derive.stock(data, on=data.extract_end)
-    by = (s.group_by("placement_group").agg(children=pl.col("children").sum())
-          .sort("children", descending=True))
-    out.print(_table(by, f"Stock on {data.extract_end:%d/%m/%Y} by placement group"))
-    ab = s.group_by("age_band").agg(children=pl.col("children").sum())
-    order = {b: i for i, b in enumerate(data.codes.age_band_labels)}
-    ab = ab.sort(pl.col("age_band").replace_strict(order, return_dtype=pl.Int32))
-    out.print(_table(ab, f"Stock on {data.extract_end:%d/%m/%Y} by age band"))
+    out.print(_table(derive.stock_totals(data, "placement_group"),
+                     f"Stock on {data.extract_end:%d/%m/%Y} by placement group"))
+    out.print(_table(derive.stock_totals(data, "age_band"),
+                     f"Stock on {data.extract_end:%d/%m/%Y} by age band"))
 
 
 @app.command()
@@ -167,22 +163,13 @@ def synth(
     spec = scenario(scenario_name, seed=seed, population_0_17=population, first_year=first_year,
                     n_years=years)
     la = generate(spec)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent if out_dir.parent.exists() else None,
-                                prefix=f".{out_dir.name}."))
-    try:
+    with atomic_folder(out_dir) as tmp:
         write_ssda903(la, tmp)
         la.truth.sort("measure", "year", "placement_group").write_csv(tmp / "truth.csv",
                                                                        line_terminator="\n")
         la.population.write_csv(tmp / "population.csv", line_terminator="\n")
         spec_d = {k: v for k, v in dataclasses.asdict(spec).items() if k != "placement_mix"}
         (tmp / "spec.json").write_text(json.dumps(spec_d, indent=1, sort_keys=True) + "\n")
-        tmp.chmod(0o755)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     n_eps = la.episodes.height
     out.print(f"Wrote {years} years of SSDA903 returns for {spec.name} to {out_dir} "
               f"({la.children.height:,} children, {n_eps:,} episodes), with truth.csv.")
@@ -413,9 +400,7 @@ def _write_priced(out_dir: Path, priced, mechanisms: pl.DataFrame, terms, spec, 
 
     tables = {"schedule": priced.schedule(), "summary": priced.summary(), "risk": priced.risk(),
               "mechanisms": mechanisms, "by_path_year": priced.by_path_year()}
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
-    try:
+    with atomic_folder(out_dir) as tmp:
         for name, df in tables.items():
             df.write_csv(tmp / f"{name}.csv")
         notes = [
@@ -434,13 +419,7 @@ def _write_priced(out_dir: Path, priced, mechanisms: pl.DataFrame, terms, spec, 
         sheets = {k: v for k, v in tables.items() if k != "by_path_year"}
         sheets["by_path_year (first 5k)"] = tables["by_path_year"].head(5000)
         write_workbook(tmp / "contract.xlsx", sheets, notes)
-        tmp.chmod(0o755)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+
     def m(c: str) -> pl.Expr:
         return (pl.col(c) / 1e6).round(2)
 

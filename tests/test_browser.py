@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -78,7 +79,9 @@ def _figure(page, label: str) -> float:
     return float(m.group(1).replace(",", ""))
 
 
-def _move_slider_and_read(name: str, slider: int, label: str, shot: str) -> tuple[float, float]:
+@contextmanager
+def _opened(name: str, wait_for: str):
+    """Serve notebook ``name`` and yield a Chromium page once ``wait_for`` is shown."""
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -88,23 +91,28 @@ def _move_slider_and_read(name: str, slider: int, label: str, shot: str) -> tupl
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
             page = browser.new_page(viewport={"width": 1280, "height": 2200})
             page.goto(server.url, timeout=60_000)
-            page.get_by_text(label).first.wait_for(timeout=120_000)
-            before = _figure(page, label)
-            s = page.get_by_role("slider").nth(slider)
-            s.focus()
-            s.press("ArrowRight")
-            page.wait_for_function(
-                "([label, before]) => { const m = document.body.innerText.match("
-                "new RegExp(label.replace(/[()]/g, '\\\\$&') + '\\\\s*GBP ([\\\\d,.]+)m'));"
-                " return m && parseFloat(m[1].replace(/,/g, '')) !== before; }",
-                arg=[label, before], timeout=120_000)
-            time.sleep(1.0)  # let the charts finish drawing for the screenshot
-            after = _figure(page, label)
-            _no_errors(page)
-            page.screenshot(path=str(SHOTS / shot), full_page=True)
+            page.get_by_text(wait_for).first.wait_for(timeout=180_000)
+            yield page
             browser.close()
     finally:
         server.close()
+
+
+def _move_slider_and_read(name: str, slider: int, label: str, shot: str) -> tuple[float, float]:
+    with _opened(name, label) as page:
+        before = _figure(page, label)
+        s = page.get_by_role("slider").nth(slider)
+        s.focus()
+        s.press("ArrowRight")
+        page.wait_for_function(
+            "([label, before]) => { const m = document.body.innerText.match("
+            "new RegExp(label.replace(/[()]/g, '\\\\$&') + '\\\\s*GBP ([\\\\d,.]+)m'));"
+            " return m && parseFloat(m[1].replace(/,/g, '')) !== before; }",
+            arg=[label, before], timeout=120_000)
+        time.sleep(1.0)  # let the charts finish drawing for the screenshot
+        after = _figure(page, label)
+        _no_errors(page)
+        page.screenshot(path=str(SHOTS / shot), full_page=True)
     return before, after
 
 
@@ -143,21 +151,9 @@ def test_contract_sizing_slider_in_the_browser():
                                             ("forecast_validation", "Accuracy gate")])
 def test_other_notebooks_render_in_the_browser(name, text):
     """The analysts' notebooks load, compute and draw their charts in the browser."""
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    server = Served(name)
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            page = browser.new_page(viewport={"width": 1280, "height": 2200})
-            page.goto(server.url, timeout=60_000)
-            page.get_by_text(text).first.wait_for(timeout=180_000)
-            page.locator(".vega-embed").first.wait_for(timeout=60_000)
-            time.sleep(1.0)
-            assert page.locator(".vega-embed").count() >= 1
-            _no_errors(page)
-            page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-            browser.close()
-    finally:
-        server.close()
+    with _opened(name, text) as page:
+        page.locator(".vega-embed").first.wait_for(timeout=60_000)
+        time.sleep(1.0)
+        assert page.locator(".vega-embed").count() >= 1
+        _no_errors(page)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)

@@ -31,6 +31,7 @@ __all__ = [
     "child_days",
     "placement_moves",
     "flow_balance",
+    "stock_totals",
     "age_band_expr",
 ]
 
@@ -144,6 +145,20 @@ def stock(
         .agg(children=pl.col("CHILD").n_unique())
         .sort("date", "placement_group", "age")
     )
+
+
+def stock_totals(data: SSDA903, by: str, on: date | None = None,
+                 exclude_short_breaks: bool = True) -> pl.DataFrame:
+    """Children looked after on ``on`` (default: the extract end) by ``placement_group`` (largest
+    first) or ``age_band`` (youngest first): ``by, children``."""
+    if by not in ("placement_group", "age_band"):
+        raise ValueError(f"by must be 'placement_group' or 'age_band', got {by!r}")
+    s = stock(data, on=on or data.extract_end, exclude_short_breaks=exclude_short_breaks)
+    out = s.group_by(by).agg(children=pl.col("children").sum())
+    if by == "placement_group":
+        return out.sort("children", "placement_group", descending=[True, False])
+    order = {b: i for i, b in enumerate(data.codes.age_band_labels)}
+    return out.sort(pl.col("age_band").replace_strict(order, return_dtype=pl.Int32))
 
 
 def _in_years(data: SSDA903, col: str) -> pl.Expr:

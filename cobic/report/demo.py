@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -29,6 +26,7 @@ from cobic.data.ssda903 import read_ssda903
 from cobic.demand.api import forecast_episodes, series_from_ssda903
 from cobic.paths import fixtures_dir, models_dir
 from cobic.report import charts
+from cobic.report.files import atomic_folder
 from cobic.report.privacy import assert_aggregate, suppress_small
 from cobic.report.workbook import write_workbook
 
@@ -85,12 +83,8 @@ def run_demo(out_dir: Path | str = "cobic-demo-output", episodes: Path | None = 
     data = read_ssda903(src)
     tick(STEPS[1])
     flows = derive.flow_balance(data)
-    stock_now = derive.stock(data, on=data.extract_end)
-    by_group = (stock_now.group_by("placement_group").agg(children=pl.col("children").sum())
-                .sort("children", descending=True))
-    order = {b: i for i, b in enumerate(data.codes.age_band_labels)}
-    by_band = (stock_now.group_by("age_band").agg(children=pl.col("children").sum())
-               .sort(pl.col("age_band").replace_strict(order, return_dtype=pl.Int32)))
+    by_group = derive.stock_totals(data, "placement_group")
+    by_band = derive.stock_totals(data, "age_band")
     quality = data.quality_summary().with_columns(
         pl.col("file").map_elements(lambda f: Path(f).name, return_dtype=pl.String))
 
@@ -142,9 +136,7 @@ def run_demo(out_dir: Path | str = "cobic-demo-output", episodes: Path | None = 
     for name, df in tables.items():
         assert_aggregate(df, name)
     headline = _headline(data, flows, paths, priced, schedule, summary)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
-    try:
+    with atomic_folder(out_dir) as tmp:
         (tmp / "tables").mkdir()
         (tmp / "charts").mkdir()
         for name, df in tables.items():
@@ -155,17 +147,7 @@ def run_demo(out_dir: Path | str = "cobic-demo-output", episodes: Path | None = 
             ("Money", "GBP nominal unless marked real or pv (Green Book, 3.5% real)")])
         for name, fig in figs.items():
             charts.save_chart(fig, tmp / "charts" / f"{name}.png")
-        report = tmp / "report.html"
-        report.write_text(_report_html(data, headline, tables, figs, terms, spec))
-        for p in tmp.rglob("*"):
-            p.chmod(0o755 if p.is_dir() else 0o644)
-        tmp.chmod(0o755)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        (tmp / "report.html").write_text(_report_html(data, headline, tables, figs, terms, spec))
     return DemoResult(out_dir, out_dir / "report.html", headline, time.perf_counter() - t0)
 
 
