@@ -52,12 +52,6 @@ class CodeSets:
     def age_band_labels(self) -> tuple[str, ...]:
         return tuple(b.label for b in self.age_bands)
 
-    def age_band_of(self, age: int) -> str:
-        for b in self.age_bands:
-            if b.min_age <= age <= b.max_age:
-                return b.label
-        raise ValueError(f"age {age} is outside every age band")
-
 
 _TOP_KEYS = {"codes", "legal_status", "episodes", "placement_groups", "exit_reasons", "age_bands"}
 _CODE_COLUMNS = {"SEX", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "REC"}
