@@ -6,12 +6,14 @@ Data errors exit with status 2 and name the file, line, column and rule; nothing
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
+import click
 import polars as pl
 import typer
 from rich.console import Console
@@ -21,8 +23,16 @@ from cobic.data import derive
 from cobic.data.dfe import read_panel
 from cobic.data.ssda903 import SSDA903, read_ssda903
 from cobic.data.synth import SCENARIOS, generate, scenario, write_ssda903
-from cobic.errors import DataError
-from cobic.report.files import atomic_folder
+from cobic.demand.limits import LIMITS, ResourceLimitError, check_memory, check_request
+from cobic.errors import DataError, Problem, SpecError
+from cobic.report.files import (
+    OutputError,
+    check_distinct,
+    check_output_file,
+    check_output_folder,
+    output_folder,
+    write_file,
+)
 
 __all__ = ["app"]
 
@@ -39,6 +49,18 @@ FIXTURE_LA = "synthetic_la"
 FIXTURE_SEED = 20260401
 
 
+_STATE = {"debug": bool(os.environ.get("COBIC_DEBUG"))}
+
+
+@app.callback()
+def _main(debug: Annotated[bool, typer.Option(
+        "--debug", help="Show the full Python traceback of an unexpected error.")] = False) -> None:
+    """cobic: demand forecasting and capitated outcomes-based contracts for children's social
+    care (looked-after children) in England. Data errors exit with status 2 and a message
+    naming the file, line, column and rule; nothing is written."""
+    _STATE["debug"] = _STATE["debug"] or debug
+
+
 def _fail(e: DataError) -> None:
     err.print(f"[bold red]The input is not usable[/]: {len(e.problems)} problem(s); nothing was "
               "written.")
@@ -49,18 +71,60 @@ def _fail(e: DataError) -> None:
     raise typer.Exit(2)
 
 
-def _write_atomic(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename (no partial outputs)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def _stop(message: str, code: int = 2) -> None:
+    """One located message on standard error, then exit (2: the input or request)."""
+    err.print(message, highlight=False, markup=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _message(e: BaseException) -> str:
+    if isinstance(e, KeyError) and e.args:
+        return str(e.args[0])
+    return str(e) or type(e).__name__
+
+
+def _guarded(fn):
+    """Turn every failure of a command into a message and an exit status, never a traceback:
+    2 for bad input, a bad request or an output that cannot be written safely; 1 (with a
+    pointer to ``--debug``) for anything unexpected."""
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, click.exceptions.ClickException):
+            raise
+        except DataError as e:
+            _fail(e)
+        except (OutputError, ResourceLimitError) as e:
+            _stop(f"cobic {name}: {_message(e)}")
+        except (SpecError, ValueError, KeyError) as e:
+            _stop(f"cobic {name}: cannot {name}: {_message(e)}")
+        except MemoryError:
+            _stop(f"cobic {name}: ran out of memory; nothing was written. Lower --paths.")
+        except KeyboardInterrupt:
+            _stop(f"cobic {name}: interrupted; nothing was written.", 130)
+        except Exception as e:
+            if _STATE["debug"]:
+                raise
+            _stop(f"cobic {name}: unexpected error ({type(e).__name__}: {_message(e)}); no "
+                  f"output was written. Run `cobic --debug {name} ...` to see the traceback.", 1)
+
+    return run
+
+
+def _input(path: Path | None, option: str, kind: str = "file") -> Path | None:
+    """An input must exist and be a file (or a folder, or either)."""
+    if path is None:
+        return None
+    if not path.exists():
+        _stop(f"{option} {path}: no such {'file or folder' if kind == 'any' else kind}")
+    if kind == "file" and not path.is_file():
+        _stop(f"{option} {path}: is a folder, not a file")
+    if kind == "folder" and not path.is_dir():
+        _stop(f"{option} {path}: is a file, not a folder")
+    return path
 
 
 _PLAIN = {"year", "period", "origin", "horizon", "line"}
@@ -96,7 +160,14 @@ def _print_ssda903_summary(data: SSDA903) -> None:
                      f"Stock on {data.extract_end:%d/%m/%Y} by age band"))
 
 
+_FORCE_HELP = ("Also write when the output folder holds other files (they are left as they "
+               "are), or replace a cobic output edited since; files cobic did not write are "
+               "never touched.")
+_TABLE_SUFFIXES = (".csv", ".parquet")
+
+
 @app.command()
+@_guarded
 def validate(
     episodes: Annotated[Path | None, typer.Option(
         help="Folder of SSDA903 files (YYYY-header.csv, YYYY-episodes.csv) or one combined CSV.")] = None,
@@ -106,64 +177,86 @@ def validate(
         help="Also write the data-quality report (CSV) here.")] = None,
     year_label: Annotated[str, typer.Option(
         help="How yearly files are named: ending (DfE), starting, or auto.")] = "auto",
+    force: Annotated[bool, typer.Option(help=_FORCE_HELP)] = False,
 ) -> None:
     """Check a user's files and print the data-quality report.
 
     Exit status 0 when the data are usable, 2 when not (every problem is named).
     """
     if (episodes is None) == (panel is None):
-        err.print("Give exactly one of --episodes DIR or --panel CSV.")
-        raise typer.Exit(2)
-    try:
-        if episodes is not None:
-            data = read_ssda903(episodes, year_label=year_label)
-            _print_ssda903_summary(data)
-            rep = data.quality_report().select(
-                "table", "file", "line", "outcome", "change", "detail")
-        else:
-            p = read_panel(panel)
-            lv = p.table.group_by("area_level").agg(areas=pl.col("area").n_unique())
-            out.print(f"[bold]{p.source}[/]: {p.table.height:,} rows, years "
-                      f"{p.table['year'].min()}-{p.table['year'].max()}; "
-                      + ", ".join(f"{r[1]} {r[0]} areas" for r in lv.sort("area_level").rows()))
-            out.print(_table(p.markers.group_by("marker", "meaning", "column").agg(rows=pl.len())
-                             .sort("marker", "column"), "Markers replaced by nulls"))
-            out.print(_table(p.reorganisations, "Series that start or stop (reorganisations)"))
-            rep = p.markers.select(
-                pl.lit("panel").alias("table"), pl.lit(p.source).alias("file"), "line",
-                pl.lit("kept").alias("outcome"), pl.lit("marker").alias("change"),
-                (pl.col("column") + pl.lit(": ") + pl.col("marker") + pl.lit(" = ")
-                 + pl.col("meaning")).alias("detail"))
-    except DataError as e:
-        _fail(e)
-    if report is not None:
-        _write_atomic(report, lambda p: rep.write_csv(p))
+        _stop("Give exactly one of --episodes DIR or --panel CSV.")
+    _year_label(year_label)
+    _input(episodes, "--episodes", "any")
+    _input(panel, "--panel")
+    target = (check_output_file(report, inputs=(episodes, panel), suffixes=(".csv",),
+                                force=force, what="--report") if report is not None else None)
+    if episodes is not None:
+        data = read_ssda903(episodes, year_label=year_label)
+        _print_ssda903_summary(data)
+        rep = data.quality_report().select("table", "file", "line", "outcome", "change", "detail")
+    else:
+        rep = _print_panel_summary(read_panel(panel))
+    if target is not None:
+        write_file(target, lambda p: rep.write_csv(p), "validate")
         out.print(f"Data-quality report written to {report}")
     out.print("[green]Usable.[/]")
 
 
+def _year_label(value: str) -> None:
+    if value not in ("auto", "ending", "starting"):
+        _stop(f"--year-label must be one of auto, ending, starting; got {value!r}")
+
+
+def _print_panel_summary(p) -> pl.DataFrame:
+    """Print what was read from a DfE panel; return its data-quality report."""
+    lv = p.table.group_by("area_level").agg(areas=pl.col("area").n_unique())
+    out.print(f"[bold]{Path(p.source).name}[/]: {p.table.height:,} rows, years "
+              f"{p.table['year'].min()}-{p.table['year'].max()}; "
+              + ", ".join(f"{r[1]} {r[0]} areas" for r in lv.sort("area_level").rows()))
+    out.print(_table(p.markers.group_by("marker", "meaning", "column").agg(rows=pl.len())
+                     .sort("marker", "column"), "Markers replaced by nulls"))
+    out.print(_table(p.reorganisations, "Series that start or stop (reorganisations)"))
+    warnings = list(getattr(p, "warnings", ()) or ())
+    for w in warnings[:50]:
+        err.print(f"  warning: {w}", highlight=False, markup=False)
+    if len(warnings) > 50:
+        err.print(f"  ... and {len(warnings) - 50} more warnings")
+    return p.markers.select(
+        pl.lit("panel").alias("table"), pl.lit(p.source).alias("file"), "line",
+        pl.lit("kept").alias("outcome"), pl.lit("marker").alias("change"),
+        (pl.col("column") + pl.lit(": ") + pl.col("marker") + pl.lit(" = ")
+         + pl.col("meaning")).alias("detail"))
+
+
 @app.command()
+@_guarded
 def synth(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the yearly files to.")],
     scenario_name: Annotated[str, typer.Option(
         "--scenario", help=f"One of {', '.join(SCENARIOS)}.")] = "steady",
     seed: Annotated[int, typer.Option(help="Random seed.")] = FIXTURE_SEED,
-    population: Annotated[float, typer.Option(help="Children aged 0-17 in the first year.")] = 60_000,
-    first_year: Annotated[int, typer.Option(help="First collection year (ending 31 March).")] = 2016,
-    years: Annotated[int, typer.Option(help="Number of collection years.")] = 10,
-    force: Annotated[bool, typer.Option(help="Replace the folder if it exists.")] = False,
+    population: Annotated[float, typer.Option(
+        help="Children aged 0-17 in the first year (1,000 to 2,000,000).")] = 60_000,
+    first_year: Annotated[int, typer.Option(
+        help="First collection year (ending 31 March), 2000-2090.")] = 2016,
+    years: Annotated[int, typer.Option(help="Number of collection years (2-30).")] = 10,
+    force: Annotated[bool, typer.Option(help=_FORCE_HELP)] = False,
 ) -> None:
     """Write synthetic SSDA903 returns for a synthetic LA, with its truth (truth.csv)."""
     if scenario_name not in SCENARIOS:
-        err.print(f"--scenario must be one of {SCENARIOS}, got {scenario_name!r}")
-        raise typer.Exit(2)
-    if out_dir.exists() and any(out_dir.iterdir()) and not force:
-        err.print(f"{out_dir} exists and is not empty; use --force to replace it.")
-        raise typer.Exit(2)
+        _stop(f"--scenario must be one of {', '.join(SCENARIOS)}; got {scenario_name!r}")
+    if not (math.isfinite(population) and 1_000 <= population <= 2_000_000):
+        _stop(f"--population must be a number of children from 1,000 to 2,000,000; got "
+              f"{population!r}")
+    if not 2 <= years <= 30 or not 2000 <= first_year <= 2090:
+        _stop(f"--years must be 2-30 and --first-year 2000-2090; got {years}, {first_year}")
+    if seed < 0:
+        _stop(f"--seed must not be negative; got {seed}")
+    target = check_output_folder(out_dir, force=force)
     spec = scenario(scenario_name, seed=seed, population_0_17=population, first_year=first_year,
                     n_years=years)
     la = generate(spec)
-    with atomic_folder(out_dir) as tmp:
+    with output_folder(target, "synth") as tmp:
         write_ssda903(la, tmp)
         la.truth.sort("measure", "year", "placement_group").write_csv(tmp / "truth.csv",
                                                                        line_terminator="\n")
@@ -175,56 +268,62 @@ def synth(
               f"({la.children.height:,} children, {n_eps:,} episodes), with truth.csv.")
 
 
-def _write_table(df: pl.DataFrame, path: Path) -> None:
-    """CSV or Parquet by extension, written atomically."""
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        err.print(f"{path}: the output must end in .csv or .parquet")
-        raise typer.Exit(2)
-    _write_atomic(path, lambda p: df.write_csv(p) if suffix == ".csv" else df.write_parquet(p))
+def _write_table(df: pl.DataFrame, target, command: str) -> None:
+    """CSV or Parquet by extension, through the one writer."""
+    csv = target.path.suffix.lower() == ".csv"
+    write_file(target, lambda p: df.write_csv(p) if csv else df.write_parquet(p), command)
 
 
-def _range(text: str, option: str) -> tuple[int, ...]:
-    """'2018-2022' or '1,2,3' or '3' -> a tuple of ints."""
+def _range(text: str, option: str, lo: int, hi: int, most: int) -> tuple[int, ...]:
+    """'2018-2022' or '1,2,3' or '3' -> a tuple of ints, each within lo..hi."""
     try:
-        if "-" in text:
+        if "-" in text.strip().lstrip("-"):
             a, b = text.split("-", 1)
             out = tuple(range(int(a), int(b) + 1))
         else:
-            out = tuple(int(x) for x in text.split(","))
+            out = tuple(sorted({int(x) for x in text.split(",")}))
     except ValueError:
         out = ()
     if not out:
-        err.print(f"{option}: expected a range such as 2018-2022 or a list such as 1,2,3; got "
-                  f"{text!r}")
-        raise typer.Exit(2)
+        _stop(f"{option}: expected a range such as 2018-2022 or a list such as 1,2,3; got "
+              f"{text!r}")
+    if out[0] < lo or out[-1] > hi or len(out) > most:
+        _stop(f"{option}: values must lie in {lo}-{hi}, at most {most} of them; got {text!r}")
     return out
 
 
 def _population(path: Path | None) -> pl.DataFrame | None:
-    if path is None:
-        return None
-    df = pl.read_csv(path)
-    if not {"year", "population"} <= set(df.columns):
-        err.print(f"{path}: needs columns year, population (0-17, the rate denominator for each "
-                  "collection year); a population by age is summed over ages")
-        raise typer.Exit(2)
-    return df.group_by("year").agg(pl.col("population").sum()).sort("year")
+    from cobic.data.population import read_population_csv
+
+    return None if path is None else read_population_csv(path)
+
+
+def _budget(gib: float) -> float:
+    if not (math.isfinite(gib) and 0 < gib <= 1024):
+        _stop(f"--memory-budget must be a number of GiB above 0 (at most 1024); got {gib!r}")
+    return gib * 1024 ** 3
+
+
+_MEMORY_HELP = "Refuse runs estimated to need more memory than this (GiB)."
 
 
 @app.command()
+@_guarded
 def forecast(
     out_file: Annotated[Path, typer.Option("--out", help="Forecast table (.csv or .parquet).")],
     episodes: Annotated[Path | None, typer.Option(help="SSDA903 folder or combined CSV.")] = None,
     panel: Annotated[Path | None, typer.Option(help="DfE LA panel CSV.")] = None,
-    area: Annotated[str | None, typer.Option(help="Area name in the panel.")] = None,
+    area: Annotated[str | None, typer.Option(
+        help="With --panel: the area to forecast. With --episodes: the LA's name for the "
+        "outputs (default: the folder's name).")] = None,
     model: Annotated[str | None, typer.Option(
         help="stockflow (default for --episodes), panel (default for --panel), naive, drift, "
         "flowbalance, ets, rate.")] = None,
     origin: Annotated[int | None, typer.Option(
         help="Last year of history (default: the latest).")] = None,
-    horizon: Annotated[int, typer.Option(help="Years ahead.")] = 5,
-    paths: Annotated[int, typer.Option("--paths", help="Simulated paths.")] = 1000,
+    horizon: Annotated[int, typer.Option(help=f"Years ahead (1-{LIMITS.max_horizon}).")] = 5,
+    paths: Annotated[int, typer.Option(
+        "--paths", help=f"Simulated paths (1-{LIMITS.max_paths:,}).")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     scenario: Annotated[list[str] | None, typer.Option(
         help="NAME=VALUE, repeatable: entry_step=+20%@2027, entry_trend=+3%, prevention=10%@2028,"
@@ -234,40 +333,45 @@ def forecast(
     paths_out: Annotated[Path | None, typer.Option(
         help="Also write the paths (every measure: stock, child_days, entries, exits, moves, "
         "days_by_duration) here; cobic price reads it.")] = None,
+    memory_budget: Annotated[float, typer.Option(help=_MEMORY_HELP)] = 4.0,
+    force: Annotated[bool, typer.Option(help=_FORCE_HELP)] = False,
 ) -> None:
     """Forecast children looked after (stock on 31 March) as distributions, with scenarios."""
-    from cobic.demand.api import forecast_episodes, forecast_panel
+    from cobic.codes import default_codes
+    from cobic.demand.api import estimate_forecast_bytes, forecast_episodes, forecast_panel
     from cobic.demand.scenarios import parse_scenarios
 
     if (episodes is None) == (panel is None):
-        err.print("Give exactly one of --episodes DIR or --panel CSV (with --area NAME).")
-        raise typer.Exit(2)
-    if horizon < 1 or horizon > 10 or paths < 10:
-        err.print(f"--horizon must be 1-10 and --paths at least 10 (got {horizon}, {paths}).")
-        raise typer.Exit(2)
-    try:
-        from cobic.codes import default_codes
-
-        sc = parse_scenarios(scenario or [], default_codes().group_names)
-        if episodes is not None:
-            data = read_ssda903(episodes)
-            result = forecast_episodes(data, model or "stockflow", origin, horizon, paths, seed,
-                                       sc, _population(population))
-        else:
-            if area is None:
-                err.print("--panel needs --area NAME (an area in the panel).")
-                raise typer.Exit(2)
-            result = forecast_panel(read_panel(panel), area, model or "panel", origin, horizon,
-                                    paths, seed, sc)
-    except DataError as e:
-        _fail(e)
-    except (ValueError, KeyError) as e:
-        err.print(f"[bold red]Cannot forecast[/]: {e}")
-        raise typer.Exit(2) from None
+        _stop("Give exactly one of --episodes DIR or --panel CSV (with --area NAME).")
+    if panel is not None and area is None:
+        _stop("--panel needs --area NAME (an area in the panel).")
+    check_request(paths, horizon)
+    budget = _budget(memory_budget)
+    sc = parse_scenarios(scenario or [], default_codes().group_names)
+    inputs = (_input(episodes, "--episodes", "any"), _input(panel, "--panel"),
+              _input(population, "--population"))
+    target = check_output_file(out_file, inputs=inputs, suffixes=_TABLE_SUFFIXES, force=force,
+                               what="--out")
+    paths_target = (check_output_file(paths_out, inputs=inputs, suffixes=_TABLE_SUFFIXES,
+                                      force=force, what="--paths-out")
+                    if paths_out is not None else None)
+    check_distinct(target, paths_target)
+    if episodes is not None:
+        data = read_ssda903(episodes)
+        pop = _population(population)
+        check_memory(estimate_forecast_bytes(data, model or "stockflow", paths, horizon, sc),
+                     budget, "this forecast")
+        result = forecast_episodes(data, model or "stockflow", origin, horizon, paths, seed, sc,
+                                   pop, area=area)
+    else:
+        pn = read_panel(panel)
+        check_memory(estimate_forecast_bytes(pn, model or "panel", paths, horizon, sc), budget,
+                     "this forecast")
+        result = forecast_panel(pn, area, model or "panel", origin, horizon, paths, seed, sc)
     table = result.forecast_table()
-    _write_table(table, out_file)
-    if paths_out is not None:
-        _write_table(result.measures_table(), paths_out)
+    _write_table(table, target, "forecast")
+    if paths_target is not None:
+        _write_table(result.measures_table(), paths_target, "forecast")
     head = table.filter((pl.col("placement_group") == "all") & (pl.col("age_band") == "all"))
     out.print(_table(head.select("area", "model", "period", pl.col("mean").round(1),
                                  pl.col("q10").round(0), pl.col("q50").round(0),
@@ -278,6 +382,7 @@ def forecast(
 
 
 @app.command()
+@_guarded
 def backtest(
     out_file: Annotated[Path, typer.Option("--out", help="Backtest table (.csv or .parquet).")],
     panel: Annotated[Path | None, typer.Option(help="DfE LA panel CSV.")] = None,
@@ -285,8 +390,10 @@ def backtest(
     models: Annotated[str | None, typer.Option(
         help="Comma-separated models (default: all that fit the input).")] = None,
     origins: Annotated[str, typer.Option(help="Origins, e.g. 2018-2022.")] = "2018-2022",
-    horizons: Annotated[str, typer.Option(help="Horizons, e.g. 1-3.")] = "1-3",
-    paths: Annotated[int, typer.Option("--paths", help="Simulated paths.")] = 1000,
+    horizons: Annotated[str, typer.Option(
+        help=f"Horizons, e.g. 1-3 (each 1-{LIMITS.max_horizon}).")] = "1-3",
+    paths: Annotated[int, typer.Option(
+        "--paths", help=f"Simulated paths (1-{LIMITS.max_paths:,}).")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     by_area: Annotated[Path | None, typer.Option(help="Also write metrics per area here.")] = None,
     population: Annotated[Path | None, typer.Option(
@@ -294,55 +401,55 @@ def backtest(
     gate: Annotated[str | None, typer.Option(
         help="MODEL:BASELINE - exit 1 if MODEL is worse than BASELINE in MAPE or 80% interval "
         "score at any horizon, or its 80% coverage is outside 75-85%.")] = None,
+    memory_budget: Annotated[float, typer.Option(help=_MEMORY_HELP)] = 4.0,
+    force: Annotated[bool, typer.Option(help=_FORCE_HELP)] = False,
 ) -> None:
     """Rolling-origin backtest: MAE, MAPE, MASE, interval coverage and score by horizon."""
     from rich.progress import Progress
 
-    from cobic.demand.api import SERIES_MODELS, accuracy_gate, backtest_episodes, backtest_panel
+    from cobic.demand.api import (
+        accuracy_gate,
+        backtest_episodes,
+        backtest_panel,
+        estimate_forecast_bytes,
+    )
     from cobic.demand.backtest import EvaluationScheme
 
     if (episodes is None) == (panel is None):
-        err.print("Give exactly one of --panel CSV or --episodes DIR.")
-        raise typer.Exit(2)
-    if panel is not None:
-        default = list(SERIES_MODELS)
-    else:  # one LA: no pooling across areas; the rate model needs a population
-        default = ["naive", "drift", "flowbalance", "ets", "stockflow"] + (
-            ["rate"] if population is not None else [])
-    chosen = [m.strip() for m in models.split(",")] if models else default
-    unknown = [m for m in chosen if m not in default]
-    if unknown:
-        err.print(f"--models: {unknown} not available for this input (choose from {default})")
-        raise typer.Exit(2)
-    gate_pair = None
-    if gate:
-        if ":" not in gate:
-            err.print(f"--gate: expected MODEL:BASELINE, got {gate!r}")
-            raise typer.Exit(2)
-        gate_pair = tuple(gate.split(":", 1))
-        chosen += [m for m in gate_pair if m not in chosen]
-    try:
-        scheme = EvaluationScheme(_range(origins, "--origins"), _range(horizons, "--horizons"))
-        with Progress(console=err, transient=True) as bar:
-            task = bar.add_task("backtest", total=len(chosen) * len(scheme.origins))
+        _stop("Give exactly one of --panel CSV or --episodes DIR.")
+    chosen, gate_pair = _backtest_models(models, gate, panel is not None, population is not None)
+    scheme = EvaluationScheme(
+        _range(origins, "--origins", 1990, 2100, LIMITS.max_origins),
+        _range(horizons, "--horizons", 1, LIMITS.max_horizon, LIMITS.max_horizon))
+    check_request(paths, max(scheme.horizons))
+    budget = _budget(memory_budget)
+    inputs = (_input(episodes, "--episodes", "any"), _input(panel, "--panel"),
+              _input(population, "--population"))
+    target = check_output_file(out_file, inputs=inputs, suffixes=_TABLE_SUFFIXES, force=force)
+    area_target = (check_output_file(by_area, inputs=inputs, suffixes=_TABLE_SUFFIXES,
+                                     force=force, what="--by-area")
+                   if by_area is not None else None)
+    check_distinct(target, area_target)
+    source = read_panel(panel) if panel is not None else read_ssda903(episodes)
+    pop = _population(population)
+    for m in chosen:
+        check_memory(estimate_forecast_bytes(source, m, paths, max(scheme.horizons), None),
+                     budget, f"this backtest ({m})")
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("backtest", total=len(chosen) * len(scheme.origins))
 
-            def tick(label: str) -> None:
-                bar.update(task, advance=1, description=f"backtest: {label}")
+        def tick(label: str) -> None:
+            bar.update(task, advance=1, description=f"backtest: {label}")
 
-            if panel is not None:
-                res = backtest_panel(read_panel(panel), chosen, scheme, paths, seed, tick)
-            else:
-                res = backtest_episodes(read_ssda903(episodes), chosen, scheme, paths, seed,
-                                        population=_population(population), progress=tick)
-    except DataError as e:
-        _fail(e)
-    except ValueError as e:
-        err.print(f"[bold red]Cannot backtest[/]: {e}")
-        raise typer.Exit(2) from None
+        if panel is not None:
+            res = backtest_panel(source, chosen, scheme, paths, seed, tick)
+        else:
+            res = backtest_episodes(source, chosen, scheme, paths, seed, population=pop,
+                                    progress=tick)
     metrics = res.metrics()
-    _write_table(metrics, out_file)
-    if by_area is not None:
-        _write_table(res.by_area(), by_area)
+    _write_table(metrics, target, "backtest")
+    if area_target is not None:
+        _write_table(res.by_area(), area_target, "backtest")
     out.print(_table(metrics.with_columns(pl.col(c).round(3) for c in
                                           ("mae", "mape", "mase", "coverage_80", "coverage_95",
                                            "interval_score_80")), "Backtest"))
@@ -357,18 +464,76 @@ def backtest(
         out.print(f"[green]Accuracy gate passed[/] ({gate_pair[0]} vs {gate_pair[1]}).")
 
 
+def _backtest_models(models: str | None, gate: str | None, panel: bool,
+                     population: bool) -> tuple[list[str], tuple[str, str] | None]:
+    from cobic.demand.api import SERIES_MODELS
+
+    if panel:
+        default = list(SERIES_MODELS)
+    else:  # one LA: no pooling across areas; the rate model needs a population
+        default = ["naive", "drift", "flowbalance", "ets", "stockflow"] + (
+            ["rate"] if population else [])
+    chosen = list(dict.fromkeys(m.strip() for m in models.split(","))) if models else default
+    unknown = [m for m in chosen if m not in default]
+    if unknown or not chosen:
+        _stop(f"--models: {unknown or models!r} not available for this input (choose from "
+              f"{', '.join(default)})")
+    gate_pair = None
+    if gate:
+        pair = tuple(x.strip() for x in gate.split(":", 1))
+        if len(pair) != 2 or any(x not in default for x in pair):
+            _stop(f"--gate: expected MODEL:BASELINE with models from {', '.join(default)}; got "
+                  f"{gate!r}")
+        gate_pair = pair
+        chosen += [m for m in gate_pair if m not in chosen]
+    return chosen, gate_pair
+
+
+_PATHS_COLUMNS = {"path": pl.Int64, "period": pl.Int64, "placement_group": pl.String,
+                  "value": pl.Float64}
+
+
 def _read_paths(path: Path) -> pl.DataFrame:
-    if not path.exists():
-        err.print(f"{path}: file not found")
-        raise typer.Exit(2)
+    """A paths table (``cobic forecast --paths-out``) with its types and values checked."""
+    label = str(path)
     try:
-        return pl.read_parquet(path) if path.suffix.lower() == ".parquet" else pl.read_csv(path)
-    except pl.exceptions.PolarsError as e:
-        err.print(f"{path}: not readable as a paths table ({e})")
-        raise typer.Exit(2) from None
+        df = pl.read_parquet(path) if path.suffix.lower() == ".parquet" else pl.read_csv(
+            path, infer_schema=False)
+    except (pl.exceptions.PolarsError, OSError) as e:
+        raise DataError([Problem(label, "unreadable", f"not readable as a paths table ({e})")]
+                        ) from None
+    missing = [c for c in _PATHS_COLUMNS if c not in df.columns]
+    if missing:
+        raise DataError([Problem(label, "missing-column", "required column of a paths table "
+                                 "(written by cobic forecast --paths-out) is missing", column=c)
+                         for c in missing])
+    first_line = 2 if path.suffix.lower() != ".parquet" else 1
+    problems = []
+    for col, dtype in _PATHS_COLUMNS.items():
+        cast = df[col].cast(pl.String).cast(dtype, strict=False)
+        bad = cast.is_null() & df[col].is_not_null() | df[col].is_null()
+        if dtype == pl.Float64:
+            bad = bad | ~cast.is_finite().fill_null(False) | (cast < 0).fill_null(False)
+        if dtype == pl.Int64 and col == "path":
+            bad = bad | (cast < 0).fill_null(False)
+        for i in bad.arg_true().head(20).to_list():
+            problems.append(Problem(label, "paths-value", "must be a finite number, not "
+                                    "negative" if dtype == pl.Float64 else
+                                    f"must be {'a whole number' if dtype == pl.Int64 else 'given'}",
+                                    row=i + first_line, column=col,
+                                    value=None if df[col][i] is None else str(df[col][i])))
+        df = df.with_columns(cast.alias(col))
+    if problems:
+        raise DataError(problems)
+    n_paths = df["path"].n_unique()
+    if n_paths > LIMITS.max_paths:
+        raise DataError([Problem(label, "too-many-paths", f"holds {n_paths:,} paths; at most "
+                                 f"{LIMITS.max_paths:,} are priced", column="path")])
+    return df
 
 
 @app.command()
+@_guarded
 def price(
     forecast_file: Annotated[Path, typer.Option(
         "--forecast", help="Paths file from cobic forecast --paths-out (.csv or .parquet).")],
@@ -376,31 +541,30 @@ def price(
     costs: Annotated[Path, typer.Option(help="Cost set TOML (models/costs/).")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the tables and workbook.")],
     seed: Annotated[int, typer.Option(help="Random seed for costs and indicators.")] = 0,
+    force: Annotated[bool, typer.Option(help=_FORCE_HELP)] = False,
 ) -> None:
     """Price a contract on forecast paths: per year and per path, summaries, mechanisms."""
     from cobic.contract import apply_terms, compare_mechanisms, load_contract
     from cobic.contract.calculator import simulate_contract_costs
     from cobic.costs import DemandPaths, load_cost_spec
-    from cobic.errors import SpecError
 
-    try:
-        terms = load_contract(contract)
-        spec = load_cost_spec(costs)
-        demand = DemandPaths.from_table(_read_paths(forecast_file), str(forecast_file))
-        sim = simulate_contract_costs(demand, spec, terms, seed)
-        priced = apply_terms(sim, terms, spec)
-    except (SpecError, ValueError) as e:
-        err.print(f"[bold red]Cannot price[/]: {e}")
-        raise typer.Exit(2) from None
-    _write_priced(out_dir, priced, compare_mechanisms(sim, priced), terms, spec, forecast_file)
+    inputs = (_input(forecast_file, "--forecast"), _input(contract, "--contract"),
+              _input(costs, "--costs"))
+    target = check_output_folder(out_dir, inputs=inputs, force=force)
+    terms = load_contract(contract)
+    spec = load_cost_spec(costs)
+    demand = DemandPaths.from_table(_read_paths(forecast_file), str(forecast_file))
+    sim = simulate_contract_costs(demand, spec, terms, seed)
+    priced = apply_terms(sim, terms, spec)
+    _write_priced(target, priced, compare_mechanisms(sim, priced), terms, spec, forecast_file)
 
 
-def _write_priced(out_dir: Path, priced, mechanisms: pl.DataFrame, terms, spec, source) -> None:
+def _write_priced(target, priced, mechanisms: pl.DataFrame, terms, spec, source) -> None:
     from cobic.report.workbook import write_workbook
 
     tables = {"schedule": priced.schedule(), "summary": priced.summary(), "risk": priced.risk(),
               "mechanisms": mechanisms, "by_path_year": priced.by_path_year()}
-    with atomic_folder(out_dir) as tmp:
+    with output_folder(target, "price") as tmp:
         for name, df in tables.items():
             df.write_csv(tmp / f"{name}.csv")
         notes = [
@@ -440,10 +604,41 @@ def _write_priced(out_dir: Path, priced, mechanisms: pl.DataFrame, terms, spec, 
         m("provider_margin_p10").alias("margin P10"),
         pl.col("p_provider_loss").round(2).alias("P(loss)"))
     out.print(_table(mech, "Payment mechanisms on the same paths (GBP m)"))
-    out.print(f"Tables and contract.xlsx written to {out_dir}")
+    out.print(f"Tables and contract.xlsx written to {target.path}")
+
+
+def _schedule_year(path: Path, year: int, length: int) -> tuple[float, float]:
+    """Capitation and expected child-days of ``year`` from a priced folder's schedule.csv."""
+    from cobic.data.csvio import LINE, read_text_csv
+
+    sched = read_text_csv(path, ("contract_year", "capitation", "expected_child_days"))
+    years = sched["contract_year"].cast(pl.Int64, strict=False)
+    if years.is_null().any() or sorted(years.to_list()) != list(range(1, years.len() + 1)):
+        raise DataError([Problem(str(path), "schedule-years", "contract_year must run 1, 2, ... "
+                                 "with one row each (a schedule written by cobic price)",
+                                 column="contract_year")])
+    if years.len() != length:
+        raise DataError([Problem(str(path), "schedule-length",
+                                 f"the schedule has {years.len()} contract years but the "
+                                 f"contract has {length}: price this contract first",
+                                 column="contract_year")])
+    row = sched.filter(years == year)
+    if row.height != 1:
+        raise DataError([Problem(str(path), "schedule-years", f"no contract year {year}",
+                                 column="contract_year")])
+    vals = []
+    for col in ("capitation", "expected_child_days"):
+        v = row[col].cast(pl.Float64, strict=False).item()
+        if v is None or not math.isfinite(v) or v < 0:
+            raise DataError([Problem(str(path), "schedule-value", "must be a finite number, not "
+                                     "negative", row=row[LINE].item(), column=col,
+                                     value=row[col].item())])
+        vals.append(float(v))
+    return vals[0], vals[1]
 
 
 @app.command()
+@_guarded
 def settle(
     contract: Annotated[Path, typer.Option(help="Contract terms TOML.")],
     priced_dir: Annotated[Path, typer.Option(
@@ -454,45 +649,46 @@ def settle(
     costs: Annotated[Path | None, typer.Option(
         help="Cost set TOML, to cost the activity when actual_cost is not given.")] = None,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write the ledger (CSV).")] = None,
+    force: Annotated[bool, typer.Option(help=_FORCE_HELP)] = False,
 ) -> None:
     """Settle one contract year: the ledger with every step shown."""
     from cobic.contract import load_actuals, load_contract
     from cobic.contract import settle as settle_year
     from cobic.costs import load_cost_spec
-    from cobic.errors import SpecError
 
-    try:
-        terms = load_contract(contract)
-        act = load_actuals(actuals, terms)
-        sched_path = priced_dir / "schedule.csv"
-        if not sched_path.exists():
-            raise ValueError(f"{sched_path} not found: run cobic price first")
-        sched = pl.read_csv(sched_path).filter(pl.col("contract_year") == act.contract_year)
-        if sched.height != 1:
-            raise ValueError(f"{sched_path} has no contract year {act.contract_year}")
-        if "expected_child_days" not in sched.columns:
-            raise ValueError(f"{sched_path} has no expected_child_days column")
-        cap = float(sched["capitation"].item())
-        exp_days = float(sched["expected_child_days"].item())
-        spec = load_cost_spec(costs) if costs is not None else None
-        ledger = settle_year(terms, act, cap, exp_days, spec)
-    except (SpecError, ValueError) as e:
-        err.print(f"[bold red]Cannot settle[/]: {e}")
-        raise typer.Exit(2) from None
+    inputs = (_input(contract, "--contract"), _input(priced_dir, "--priced", "folder"),
+              _input(actuals, "--actuals"), _input(costs, "--costs"))
+    target = (check_output_file(out_file, inputs=inputs, suffixes=(".csv",), force=force)
+              if out_file is not None else None)
+    sched_path = priced_dir / "schedule.csv"
+    if not sched_path.is_file():
+        _stop(f"--priced {priced_dir}: no schedule.csv in it; run cobic price first")
+    terms = load_contract(contract)
+    act = load_actuals(actuals, terms)
+    cap, exp_days = _schedule_year(sched_path, act.contract_year, terms.length)
+    spec = load_cost_spec(costs) if costs is not None else None
+    ledger = settle_year(terms, act, cap, exp_days, spec)
+    bad = ledger.filter(~pl.col("amount").is_finite())
+    if bad.height:
+        _stop("cobic settle: the ledger has amounts that are not finite numbers ("
+              + ", ".join(bad["item"].cast(pl.String).to_list()[:5]) + "): check the actuals "
+              "and the priced schedule")
     out.print(_table(ledger.with_columns(pl.col("amount").map_elements(
         lambda v: f"{v:,.2f}", return_dtype=pl.String)),
         f"Settlement, contract year {act.contract_year}"))
-    if out_file is not None:
-        _write_atomic(out_file, lambda p: ledger.write_csv(p))
+    if target is not None:
+        write_file(target, lambda p: ledger.write_csv(p), "settle")
         out.print(f"Ledger written to {out_file}")
 
 
 @app.command()
+@_guarded
 def demo(
     episodes: Annotated[Path | None, typer.Option(
         help="SSDA903 folder to use instead of the embedded synthetic LA.")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the outputs.")] = Path(
         "cobic-demo-output"),
+    force: Annotated[bool, typer.Option(help=_FORCE_HELP)] = False,
 ) -> None:
     """The main job on the embedded data: validate, forecast, price the 7-year COBIC, and
     write an HTML report with charts, CSV/XLSX tables and PNG charts."""
@@ -500,21 +696,20 @@ def demo(
 
     from cobic.report.demo import STEPS, run_demo
 
-    try:
-        with Progress(console=err) as bar:
-            task = bar.add_task("cobic demo", total=len(STEPS))
-            seen: list[str] = []
+    _input(episodes, "--episodes", "any")
+    target = check_output_folder(out_dir, inputs=(episodes,), force=force)
+    with Progress(console=err) as bar:
+        task = bar.add_task("cobic demo", total=len(STEPS))
+        seen: list[str] = []
 
-            def tick(step: str) -> None:
-                if seen:
-                    bar.advance(task)
-                seen.append(step)
-                bar.update(task, description=step)
+        def tick(step: str) -> None:
+            if seen:
+                bar.advance(task)
+            seen.append(step)
+            bar.update(task, description=step)
 
-            result = run_demo(out_dir, episodes, progress=tick)
-            bar.advance(task)
-    except DataError as e:
-        _fail(e)
+        result = run_demo(target, episodes, progress=tick)
+        bar.advance(task)
     head = pl.DataFrame({"figure": list(result.headline),
                          "value": [str(v) for v in result.headline.values()]})
     out.print(_table(head, "cobic demo: headline figures"))

@@ -18,6 +18,7 @@ a flow adjustment and refuse ``stay`` and ``mix`` with an error saying so.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, replace
 
@@ -66,10 +67,29 @@ class Scenario:
         return out
 
 
+# Stated limits (a scenario beyond them is a typo, not a plan): steps and trends in
+# percent, UASC in children a year, years as collection years.
+MAX_ENTRY_STEP = 5.0  # +500%
+MAX_ENTRY_TREND = 0.5  # +-50% a year
+STAY_RANGE = (-0.9, 3.0)  # -90% .. +300%
+MAX_UASC = 5_000.0
+YEAR_RANGE = (2000, 2100)
+
+
 def _year(text: str | None, piece: str) -> int:
     if text is None:
         raise ValueError(f"scenario {piece!r}: give the year it starts, e.g. {piece}@2027")
-    return int(text)
+    year = int(text)
+    if not YEAR_RANGE[0] <= year <= YEAR_RANGE[1]:
+        raise ValueError(f"scenario {piece!r}: the year must be {YEAR_RANGE[0]}-{YEAR_RANGE[1]}")
+    return year
+
+
+def _within(piece: str, value: float, lo: float, hi: float, unit: str = "%") -> float:
+    if not lo <= value <= hi:
+        shown = (f"{lo:+.0%} to {hi:+.0%}" if unit == "%" else f"{lo:,.0f} to {hi:,.0f} {unit}")
+        raise ValueError(f"scenario {piece!r}: must be within {shown}")
+    return value
 
 
 def parse_scenarios(pieces: list[str], groups: tuple[str, ...] | None = None) -> Scenario:
@@ -88,6 +108,7 @@ def parse_scenarios(pieces: list[str], groups: tuple[str, ...] | None = None) ->
             if name == "entry_step":
                 if pct <= -1:
                     raise ValueError(f"scenario {piece!r}: a step below -100% is impossible")
+                _within(piece, pct, -1.0, MAX_ENTRY_STEP)
                 sc = replace(sc, entry_steps=(*sc.entry_steps, (year, pct)))
             else:
                 pct = abs(pct)
@@ -101,6 +122,10 @@ def parse_scenarios(pieces: list[str], groups: tuple[str, ...] | None = None) ->
             pct = float(m.group(1)) / 100
             if pct <= -1:
                 raise ValueError(f"scenario {piece!r}: must be above -100%")
+            if name == "entry_trend":
+                _within(piece, pct, -MAX_ENTRY_TREND, MAX_ENTRY_TREND)
+            else:
+                _within(piece, pct, *STAY_RANGE)
             sc = replace(sc, **({"entry_trend": pct} if name == "entry_trend"
                                 else {"stay_change": pct}))
         elif name == "mix":
@@ -123,8 +148,10 @@ def parse_scenarios(pieces: list[str], groups: tuple[str, ...] | None = None) ->
             except ValueError:
                 raise ValueError(f"scenario {piece!r}: expected children per year, e.g. uasc=30"
                                  ) from None
-            if n < 0:
-                raise ValueError(f"scenario {piece!r}: must not be negative")
+            if not math.isfinite(n) or n < 0:
+                raise ValueError(f"scenario {piece!r}: must be a number of children, not "
+                                 "negative")
+            _within(piece, sc.extra_uasc + n, 0.0, MAX_UASC, "children a year")
             sc = replace(sc, extra_uasc=sc.extra_uasc + n)
         else:
             raise ValueError(f"scenario {piece!r}: unknown name {name!r} (entry_step, "
