@@ -16,7 +16,6 @@ the efficiency factor. Everything is array maths over paths x years x groups.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +27,8 @@ from cobic.codes import CodeSets, default_codes
 from cobic.errors import SpecError
 from cobic.paths import models_dir
 from cobic.schemas import UnitCostSchema
+from cobic.specs import known as _known
+from cobic.specs import number, read_toml, shown, table, table_list, text
 
 __all__ = ["CostSpec", "DemandPaths", "CostPaths", "load_cost_spec", "load_unit_costs",
            "cost_per_year",
@@ -51,15 +52,16 @@ def default_unit_costs_path() -> Path:
 
 
 def fy_end_year(price_year: str, key: str = "price_year", src: str = "") -> int:
-    """'2024-25' -> 2025 (financial years are named by the year they end in)."""
+    """'2024-25' -> 2025 (financial years are named by the year they end in, 1901-2200)."""
     try:
         a, b = price_year.split("-")
         start = int(a)
-        if len(a) != 4 or len(b) != 2 or (start + 1) % 100 != int(b):
+        if (len(a) != 4 or len(b) != 2 or (start + 1) % 100 != int(b)
+                or not 1900 <= start < 2200):
             raise ValueError
-    except ValueError:
+    except (ValueError, AttributeError):
         raise SpecError(src, key, f"must be a financial year such as 2024-25, got "
-                                  f"{price_year!r}") from None
+                                  f"{shown(price_year)}") from None
     return start + 1
 
 
@@ -93,19 +95,39 @@ class CostSpec:
 
 
 def _number(src, key, v, lo=0.0, hi=None) -> float:
-    if not isinstance(v, int | float) or isinstance(v, bool):
-        raise SpecError(src, key, f"must be a number, got {v!r}")
-    if v < lo or (hi is not None and v > hi):
-        rng = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
-        raise SpecError(src, key, f"must be {rng}, got {v!r}")
-    return float(v)
+    """A finite number, by default >= 0 (see :func:`cobic.specs.number`)."""
+    return number(src, key, v, lo, hi)
 
 
-def _known(src: str, prefix: str, table: dict, allowed: set[str]) -> None:
-    for k in table:
-        if k not in allowed:
-            raise SpecError(src, f"{prefix}.{k}" if prefix else k,
-                            f"unknown key (allowed: {sorted(allowed)})")
+def _placement_row(src: str, i: int, r, groups: tuple[str, ...]) -> dict:
+    """One ``[[placement]]`` row, checked, with ``weekly_cost`` as a float."""
+    key = f"placement[{i}]"
+    unknown = set(table(src, key, r)) - _ROW
+    if unknown:
+        raise SpecError(src, f"{key}.{sorted(unknown)[0]}", "unknown key")
+    missing = _ROW - set(r)
+    if missing:
+        raise SpecError(src, f"{key}.{sorted(missing)[0]}", "is required")
+    for k in ("placement_group", "provider", "source"):
+        text(src, f"{key}.{k}", r[k])
+    if r["placement_group"] not in groups:
+        raise SpecError(src, f"{key}.placement_group",
+                        f"{r['placement_group']!r} is not one of {groups}")
+    fy_end_year(r["price_year"], f"{key}.price_year", src)
+    return {**r, "weekly_cost": _number(src, f"{key}.weekly_cost", r["weekly_cost"])}
+
+
+def _uncertainty(src: str, raw) -> dict[str, float]:
+    """The ``[uncertainty]`` table as CostSpec fields; a high-cost tail needs a mean > 0."""
+    names = ("unit_cost_cv", "high_cost_per_year", "high_cost_mean_weekly",
+             "high_cost_sd_weekly", "high_cost_weeks")
+    _known(src, "uncertainty", raw, {*names, "source"})
+    out = {k: _number(src, f"uncertainty.{k}", raw.get(k, 0.0), 0.0,
+                      1.0 if k == "unit_cost_cv" else None) for k in names}
+    if out["high_cost_per_year"] > 0 and out["high_cost_mean_weekly"] <= 0:
+        raise SpecError(src, "uncertainty.high_cost_mean_weekly", "must be above 0 when "
+                        f"high_cost_per_year is above 0, got {out['high_cost_mean_weekly']!r}")
+    return out
 
 
 def load_unit_costs(path: Path | str, codes: CodeSets | None = None) -> pl.DataFrame:
@@ -114,29 +136,83 @@ def load_unit_costs(path: Path | str, codes: CodeSets | None = None) -> pl.DataF
 
 
 def load_cost_spec(path: Path | str, codes: CodeSets | None = None) -> CostSpec:
-    """Load and check a cost-set TOML; every error names the key (nothing is guessed)."""
+    """Load and check a cost-set TOML; every error names the key (nothing is guessed).
+
+    The small tables are checked before the ``[[placement]]`` rows are schema-validated, so
+    a bad value anywhere is reported quickly.
+
+    Raises
+    ------
+    SpecError
+        Naming the file and key, echoing the value: unreadable file, unknown key, wrong type,
+        a number that is not finite or out of range, inconsistent placement rows.
+    """
     codes = codes or default_codes()
     src = str(path)
-    with open(path, "rb") as f:
-        raw = tomllib.load(f)
-    _known(src, "", raw, _TOP)
-    rows = raw.get("placement", [])
+    raw = _known(src, "", read_toml(path), _TOP)
+    groups = (*codes.group_names, "all")
+    base = fy_end_year(raw.get("base_price_year", "2024-25"), "base_price_year", src)
+    indexation = _indexation(src, raw.get("indexation", {"default": 0.0}), groups)
+    per_month, events = _case_management(src, raw.get("case_management", {}), base)
+    oh = _known(src, "overheads", raw.get("overheads", {}), {"rate", "source"})
+    eff = _known(src, "efficiency", raw.get("efficiency", {}), {"rate", "source"})
+    rates = {"overhead_rate": _number(src, "overheads.rate", oh.get("rate", 0.0), 0.0, 1.0),
+             "efficiency": _number(src, "efficiency.rate", eff.get("rate", 0.0), 0.0, 0.5)}
+    unc = _uncertainty(src, raw.get("uncertainty", {}))
+    startup = _startup(src, raw.get("startup", {}))
+    df = _placement_table(src, raw.get("placement", []), groups, codes)
+    weekly = _weekly(src, df, table(src, "provider_mix", raw.get("provider_mix", {})), groups,
+                     indexation, base)
+    return CostSpec(
+        name=text(src, "name", raw.get("name", src)), base_price_year=base, weekly=weekly,
+        per_child_month=per_month, event_costs=events, indexation=indexation, **rates,
+        **unc, startup=startup, source=src, table=df,
+    )
+
+
+def _to_base(amount: float, price_year: int, rate: float, base: int) -> float:
+    """``amount`` uprated at ``rate`` a year from ``price_year`` to ``base`` (FY ending)."""
+    return amount * (1 + rate) ** (base - price_year)
+
+
+def _indexation(src: str, raw, groups: tuple[str, ...]) -> dict[str, float]:
+    _known(src, "indexation", raw, {*groups, "default", "source"})
+    out = {k: _number(src, f"indexation.{k}", v, -0.5, 0.5)
+           for k, v in raw.items() if k != "source"}
+    out.setdefault("default", 0.0)
+    return out
+
+
+def _case_management(src: str, cm, base: int) -> tuple[float, dict[str, float]]:
+    """Per child-month and per-event process costs, uprated to the base price year."""
+    _known(src, "case_management", cm, {"per_child_month", "entry", "placement_move", "exit",
+                                        "price_year", "index", "source"})
+    year = fy_end_year(cm.get("price_year", f"{base - 1}-{base % 100:02d}"),
+                       "case_management.price_year", src)
+    rate = _number(src, "case_management.index", cm.get("index", 0.0), -0.5, 0.5)
+    per_month = _to_base(_number(src, "case_management.per_child_month",
+                                 cm.get("per_child_month", 0.0)), year, rate, base)
+    events = {k: _to_base(_number(src, f"case_management.{k}", cm.get(k, 0.0)), year, rate,
+                          base) for k in ("entry", "placement_move", "exit")}
+    return per_month, events
+
+
+def _startup(src: str, su) -> tuple[float, ...]:
+    _known(src, "startup", su, {"by_year", "source"})
+    by_year = su.get("by_year", [])
+    if not isinstance(by_year, list):
+        raise SpecError(src, "startup.by_year", f"must be a list of numbers, got "
+                                                f"{shown(by_year)}")
+    return tuple(_number(src, f"startup.by_year[{i}]", v) for i, v in enumerate(by_year))
+
+
+def _placement_table(src: str, rows, groups: tuple[str, ...], codes: CodeSets
+                     ) -> pl.DataFrame:
+    """The ``[[placement]]`` rows, checked one by one and then against the schema."""
+    rows = table_list(src, "placement", rows)
     if not rows:
         raise SpecError(src, "placement", "no [[placement]] rows")
-    groups = (*codes.group_names, "all")
-    for i, r in enumerate(rows):
-        key = f"placement[{i}]"
-        unknown = set(r) - _ROW
-        if unknown:
-            raise SpecError(src, f"{key}.{sorted(unknown)[0]}", "unknown key")
-        missing = _ROW - set(r)
-        if missing:
-            raise SpecError(src, f"{key}.{sorted(missing)[0]}", "is required")
-        if r["placement_group"] not in groups:
-            raise SpecError(src, f"{key}.placement_group",
-                            f"{r['placement_group']!r} is not one of {groups}")
-        _number(src, f"{key}.weekly_cost", r["weekly_cost"])
-        fy_end_year(r["price_year"], f"{key}.price_year", src)
+    rows = [_placement_row(src, i, r, groups) for i, r in enumerate(rows)]
     df = pl.DataFrame(rows, schema={"placement_group": pl.String, "provider": pl.String,
                                     "weekly_cost": pl.Float64, "price_year": pl.String,
                                     "source": pl.String})
@@ -148,27 +224,21 @@ def load_cost_spec(path: Path | str, codes: CodeSets | None = None) -> CostSpec:
     missing_groups = [g for g in codes.group_names if g not in have_all]
     if missing_groups:
         raise SpecError(src, "placement", f"no provider = 'all' cost for {missing_groups}")
+    return df
 
-    base = fy_end_year(raw.get("base_price_year", "2024-25"), "base_price_year", src)
-    idx_raw = raw.get("indexation", {"default": 0.0})
-    _known(src, "indexation", idx_raw, {*groups, "default", "source"})
-    indexation = {k: _number(src, f"indexation.{k}", v, -0.5, 0.5)
-                  for k, v in idx_raw.items() if k != "source"}
-    indexation.setdefault("default", 0.0)
 
-    def to_base(amount: float, price_year: int, rate: float) -> float:
-        return amount * (1 + rate) ** (base - price_year)
-
+def _weekly(src: str, df: pl.DataFrame, mix: dict, groups: tuple[str, ...],
+            indexation: dict[str, float], base: int) -> dict[str, float]:
+    """Weekly cost by group in the base price year (provider 'all', or the provider mix)."""
     by_provider: dict[tuple[str, str], float] = {}
     for r in df.iter_rows(named=True):
         g = r["placement_group"]
         rate = indexation.get(g, indexation["default"])
-        by_provider[(g, r["provider"])] = to_base(r["weekly_cost"], fy_end_year(r["price_year"]),
-                                                  rate)
+        by_provider[(g, r["provider"])] = _to_base(r["weekly_cost"],
+                                                   fy_end_year(r["price_year"]), rate, base)
     weekly = {g: v for (g, prov), v in by_provider.items() if prov == "all"}
     # optional: the share of each group's days with independent providers; the group's weekly
     # cost is then the blend of its in-house (else 'all') and independent costs
-    mix = raw.get("provider_mix", {})
     for g, share in mix.items():
         if g == "source":
             continue
@@ -179,49 +249,12 @@ def load_cost_spec(path: Path | str, codes: CodeSets | None = None) -> CostSpec:
         if (g, "independent") not in by_provider:
             raise SpecError(src, key, f"needs a [[placement]] row for {g!r} with provider "
                                       "'independent'")
-        own = by_provider.get((g, "in_house"), weekly[g])
+        if (g, "in_house") not in by_provider and g not in weekly:
+            raise SpecError(src, key, f"needs a [[placement]] row for {g!r} with provider "
+                                      "'in_house' or 'all'")
+        own = by_provider.get((g, "in_house"), weekly.get(g))
         weekly[g] = (1 - share) * own + share * by_provider[(g, "independent")]
-
-    cm = raw.get("case_management", {})
-    _known(src, "case_management", cm, {"per_child_month", "entry", "placement_move", "exit",
-                                        "price_year", "index", "source"})
-    cm_year = fy_end_year(cm.get("price_year", f"{base - 1}-{base % 100:02d}"),
-                          "case_management.price_year", src)
-    cm_index = _number(src, "case_management.index", cm.get("index", 0.0), -0.5, 0.5)
-    per_month = to_base(_number(src, "case_management.per_child_month",
-                                cm.get("per_child_month", 0.0)), cm_year, cm_index)
-    events = {k: to_base(_number(src, f"case_management.{k}", cm.get(k, 0.0)), cm_year,
-                         cm_index) for k in ("entry", "placement_move", "exit")}
-    oh = raw.get("overheads", {})
-    _known(src, "overheads", oh, {"rate", "source"})
-    eff = raw.get("efficiency", {})
-    _known(src, "efficiency", eff, {"rate", "source"})
-    unc = raw.get("uncertainty", {})
-    _known(src, "uncertainty", unc, {"unit_cost_cv", "high_cost_per_year",
-                                     "high_cost_mean_weekly", "high_cost_sd_weekly",
-                                     "high_cost_weeks", "source"})
-    su = raw.get("startup", {})
-    _known(src, "startup", su, {"by_year", "source"})
-    startup = tuple(_number(src, f"startup.by_year[{i}]", v)
-                    for i, v in enumerate(su.get("by_year", [])))
-    return CostSpec(
-        name=str(raw.get("name", src)), base_price_year=base, weekly=weekly,
-        per_child_month=per_month, event_costs=events,
-        overhead_rate=_number(src, "overheads.rate", oh.get("rate", 0.0), 0.0, 1.0),
-        indexation=indexation,
-        efficiency=_number(src, "efficiency.rate", eff.get("rate", 0.0), 0.0, 0.5),
-        unit_cost_cv=_number(src, "uncertainty.unit_cost_cv", unc.get("unit_cost_cv", 0.0),
-                             0.0, 1.0),
-        high_cost_per_year=_number(src, "uncertainty.high_cost_per_year",
-                                   unc.get("high_cost_per_year", 0.0)),
-        high_cost_mean_weekly=_number(src, "uncertainty.high_cost_mean_weekly",
-                                      unc.get("high_cost_mean_weekly", 0.0)),
-        high_cost_sd_weekly=_number(src, "uncertainty.high_cost_sd_weekly",
-                                    unc.get("high_cost_sd_weekly", 0.0)),
-        high_cost_weeks=_number(src, "uncertainty.high_cost_weeks",
-                                unc.get("high_cost_weeks", 0.0)),
-        startup=startup, source=src, table=df,
-    )
+    return weekly
 
 
 @dataclass(frozen=True)

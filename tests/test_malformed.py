@@ -312,8 +312,9 @@ def test_partial_overlap_is_resolved_and_reported(tmp_path):
 
 def test_episode_open_past_the_18th_birthday_is_an_error(tmp_path):
     cols = "CHILD,SEX,DOB,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC"
-    rows = ["A,1,01/01/2005,01/05/2021,S,C2,N1,U4,PR1,,",  # 18 on 01/01/2023, still open
-            "B,2,01/01/2012,01/05/2021,S,C2,N1,U4,PR1,01/03/2023,E4A"]
+    # the extract ends 31/03/2022 (the 31 March after the latest DECOM)
+    rows = ["A,1,01/01/2004,01/05/2021,S,C2,N1,U4,PR1,,",  # 18 on 01/01/2022, still open
+            "B,2,01/01/2012,01/05/2021,S,C2,N1,U4,PR1,01/03/2022,E4A"]
     p = tmp_path / "one.csv"
     p.write_text(cols + "\n" + "\n".join(rows) + "\n")
     with pytest.raises(DataError) as info:

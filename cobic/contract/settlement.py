@@ -6,7 +6,6 @@ here, at settlement, and nowhere earlier.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from cobic.contract.incentives import achievement
 from cobic.contract.terms import ContractTerms
 from cobic.costs import DAYS_PER_MONTH, CostSpec, year_factors
 from cobic.errors import SpecError
+from cobic.specs import integer, known, number, read_toml, table
 
 __all__ = ["Actuals", "load_actuals", "settle"]
 
@@ -34,27 +34,37 @@ class Actuals:
     indicators: dict[str, float] | None = None
 
 
+_ACTUALS = {"contract_year", "child_days", "entries", "exits", "moves", "actual_cost",
+            "indicators"}
+
+
 def load_actuals(path: Path | str, terms: ContractTerms) -> Actuals:
     """Read a year's actuals TOML (``contract_year``, ``[child_days]`` by group, ``entries``,
-    ``exits``, ``moves``, optional ``actual_cost``, ``[indicators]`` by name)."""
+    ``exits``, ``moves``, optional ``actual_cost``, ``[indicators]`` by name).
+
+    Raises
+    ------
+    SpecError
+        Naming the file and key: an unreadable file, an unknown key, ``contract_year`` not an
+        integer 1..length, counts or cost not finite numbers >= 0, indicator values not
+        finite numbers, or indicators missing from or unknown to the contract.
+    """
     src = str(path)
-    with open(path, "rb") as f:
-        raw = tomllib.load(f)
-    allowed = {"contract_year", "child_days", "entries", "exits", "moves", "actual_cost",
-               "indicators"}
-    for k in raw:
-        if k not in allowed:
-            raise SpecError(src, k, f"unknown key (allowed: {sorted(allowed)})")
-    y = raw.get("contract_year")
-    if not isinstance(y, int) or not 1 <= y <= terms.length:
-        raise SpecError(src, "contract_year", f"must be 1..{terms.length}, got {y!r}")
-    cd = raw.get("child_days")
-    if not isinstance(cd, dict) or not cd:
+    raw = known(src, "", read_toml(path), _ACTUALS)
+    y = integer(src, "contract_year", raw.get("contract_year"), 1, terms.length)
+    cd = table(src, "child_days", raw.get("child_days"))
+    if not cd:
         raise SpecError(src, "child_days", "needs child-days by placement group")
-    for g, v in cd.items():
-        if not isinstance(v, int | float) or v < 0:
-            raise SpecError(src, f"child_days.{g}", f"must be a number >= 0, got {v!r}")
-    inds = raw.get("indicators", {})
+    days = {g: number(src, f"child_days.{g}", v, 0.0) for g, v in cd.items()}
+    inds = _indicator_values(src, table(src, "indicators", raw.get("indicators", {})), terms)
+    counts = {k: number(src, k, raw.get(k, 0), 0.0) for k in ("entries", "exits", "moves")}
+    cost = raw.get("actual_cost")
+    cost = None if cost is None else number(src, "actual_cost", cost, 0.0)
+    return Actuals(y, days, counts["entries"], counts["exits"], counts["moves"], cost, inds)
+
+
+def _indicator_values(src: str, inds: dict, terms: ContractTerms) -> dict[str, float]:
+    """The contract's indicators' values: every one given, each a finite number."""
     names = {i.name for i in terms.indicators}
     for k in inds:
         if k not in names:
@@ -63,14 +73,7 @@ def load_actuals(path: Path | str, terms: ContractTerms) -> Actuals:
     missing = names - set(inds)
     if missing:
         raise SpecError(src, "indicators", f"no value for {sorted(missing)}")
-    for k in ("entries", "exits", "moves", "actual_cost"):
-        v = raw.get(k)
-        if v is not None and (not isinstance(v, int | float) or v < 0):
-            raise SpecError(src, k, f"must be a number >= 0, got {v!r}")
-    return Actuals(y, {g: float(v) for g, v in cd.items()}, float(raw.get("entries", 0)),
-                   float(raw.get("exits", 0)), float(raw.get("moves", 0)),
-                   None if raw.get("actual_cost") is None else float(raw["actual_cost"]),
-                   {k: float(v) for k, v in inds.items()})
+    return {k: number(src, f"indicators.{k}", v) for k, v in inds.items()}
 
 
 def _cost_at_unit_costs(a: Actuals, costs: CostSpec, terms: ContractTerms) -> tuple[float, list]:

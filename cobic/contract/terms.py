@@ -2,18 +2,21 @@
 
 Every invalid value raises :class:`cobic.errors.SpecError` naming the key: unknown keys,
 lengths outside 5-7 years, unordered or overlapping bands, shares outside 0-1, indicator
-weights that do not sum to 1, unknown directions or scoring rules, and so on.
+weights that do not sum to 1, unknown directions or scoring rules, and so on. Every number is
+read through :func:`cobic.specs.number`: never a boolean, always finite (no ``nan``/``inf``).
 """
 
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from cobic.costs import fy_end_year
 from cobic.errors import SpecError
+from cobic.specs import known as _known
+from cobic.specs import number as _num
+from cobic.specs import read_toml, shown, table_list, text
 
 __all__ = ["Band", "RiskShare", "Indicator", "Funder", "ContractTerms", "load_contract",
            "parse_contract"]
@@ -96,28 +99,10 @@ _TOP = {"name", "first_year", "length", "basis", "capitation", "hybrid", "incent
         "risk_share", "indicators", "finance", "funders", "note"}
 
 
-def _num(src, key, v, lo=None, hi=None, integer=False) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise SpecError(src, key, f"must be a number, got {v!r}")
-    if integer and int(v) != v:
-        raise SpecError(src, key, f"must be a whole number, got {v!r}")
-    if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise SpecError(src, key, f"must be between {lo} and {hi}, got {v!r}")
-    return float(v)
-
-
-def _known(src, prefix, table, allowed):
-    if not isinstance(table, dict):
-        raise SpecError(src, prefix, "must be a table")
-    for k in table:
-        if k not in allowed:
-            raise SpecError(src, f"{prefix}.{k}" if prefix else k,
-                            f"unknown key (allowed: {sorted(allowed)})")
-
-
 def _bands(src: str, key: str, raw) -> tuple[Band, ...]:
     if not isinstance(raw, list) or not raw:
-        raise SpecError(src, key, "must be a non-empty list of {upto, provider_share}")
+        raise SpecError(src, key, "must be a non-empty list of {upto, provider_share}, got "
+                        f"{shown(raw)}")
     bands, lower = [], 0.0
     for i, b in enumerate(raw):
         k = f"{key}[{i}]"
@@ -147,6 +132,12 @@ def _first_dollar(src, key, raw):
             _num(src, f"{key}.share", raw.get("share", 0.0), 0.0, 1.0))
 
 
+def _step(src: str, key: str, raw) -> tuple[float, float]:
+    _known(src, key, raw, {"at", "payout"})
+    return (_num(src, f"{key}.at", raw.get("at")),
+            _num(src, f"{key}.payout", raw.get("payout"), 0.0, 1.0))
+
+
 def _indicator(src: str, i: int, raw: dict, length: int) -> Indicator:
     key = f"indicators[{i}]"
     _known(src, key, raw, {"name", "direction", "floor", "target", "weight", "weights",
@@ -169,7 +160,7 @@ def _indicator(src: str, i: int, raw: dict, length: int) -> Indicator:
         ws = raw["weights"]
         if not isinstance(ws, list) or len(ws) != length:
             raise SpecError(src, f"{key}.weights", f"needs one weight per contract year "
-                                                   f"({length})")
+                                                   f"({length}), got {shown(ws)}")
         weights = tuple(_num(src, f"{key}.weights[{j}]", w, 0.0, 1.0) for j, w in enumerate(ws))
     else:
         w = _num(src, f"{key}.weight", raw.get("weight", 0.0), 0.0, 1.0)
@@ -182,13 +173,12 @@ def _indicator(src: str, i: int, raw: dict, length: int) -> Indicator:
         rs = raw.get("steps")
         if not isinstance(rs, list) or not rs:
             raise SpecError(src, f"{key}.steps", "stepped scoring needs steps = "
-                                                 "[{at = value, payout = share}, ...]")
-        steps = tuple((_num(src, f"{key}.steps[{j}].at", s.get("at")),
-                       _num(src, f"{key}.steps[{j}].payout", s.get("payout"), 0.0, 1.0))
-                      for j, s in enumerate(rs))
+                                                 "[{at = value, payout = share}, ...], got "
+                                                 f"{shown(rs)}")
+        steps = tuple(_step(src, f"{key}.steps[{j}]", s) for j, s in enumerate(rs))
     return Indicator(
-        name=str(raw["name"]), direction=direction, floor=floor, target=target, weights=weights,
-        scoring=scoring, steps=steps,
+        name=text(src, f"{key}.name", raw["name"]), direction=direction, floor=floor,
+        target=target, weights=weights, scoring=scoring, steps=steps,
         baseline=_num(src, f"{key}.baseline", raw.get("baseline", floor)),
         improvement=_num(src, f"{key}.improvement", raw.get("improvement", 0.0)),
         sd=_num(src, f"{key}.sd", raw.get("sd", 0.0), 0.0),
@@ -202,7 +192,7 @@ def parse_contract(raw: dict, src: str = "contract") -> ContractTerms:
         if req not in raw:
             raise SpecError(src, req, "is required")
     first_year = fy_end_year(str(raw["first_year"]), "first_year", src)
-    length = int(_num(src, "length", raw["length"], integer=True))
+    length = int(_num(src, "length", raw["length"], whole=True))
     if not 5 <= length <= 7:
         raise SpecError(src, "length", f"COBIC contracts run 5 to 7 years, got {length}")
     basis = raw["basis"]
@@ -239,7 +229,7 @@ def parse_contract(raw: dict, src: str = "contract") -> ContractTerms:
     shares = inc.get("share_by_year", [0.0] * length)
     if not isinstance(shares, list) or len(shares) != length:
         raise SpecError(src, "incentive.share_by_year",
-                        f"needs one share per contract year ({length}), got {shares!r}")
+                        f"needs one share per contract year ({length}), got {shown(shares)}")
     shares = tuple(_num(src, f"incentive.share_by_year[{i}]", s, 0.0, 1.0)
                    for i, s in enumerate(shares))
     mode = inc.get("mode", "withhold")
@@ -254,6 +244,9 @@ def parse_contract(raw: dict, src: str = "contract") -> ContractTerms:
     loss = _bands(src, "risk_share.loss_bands", rs.get("loss_bands",
                                                         [{"provider_share": 1.0}]))
     symmetric = rs.get("symmetric", True)
+    if not isinstance(symmetric, bool):
+        raise SpecError(src, "risk_share.symmetric", f"must be true or false, got "
+                                                     f"{shown(symmetric)}")
     if symmetric:
         if "gain_bands" in rs:
             raise SpecError(src, "risk_share.gain_bands", "give gain_bands only with "
@@ -271,7 +264,8 @@ def parse_contract(raw: dict, src: str = "contract") -> ContractTerms:
                      _first_dollar(src, "risk_share.first_dollar_gain",
                                    rs.get("first_dollar_gain")))
 
-    inds = tuple(_indicator(src, i, r, length) for i, r in enumerate(raw.get("indicators", [])))
+    inds = tuple(_indicator(src, i, r, length)
+                 for i, r in enumerate(table_list(src, "indicators", raw.get("indicators", []))))
     if inds:
         for y in range(length):
             total = sum(ind.weights[y] for ind in inds)
@@ -284,17 +278,19 @@ def parse_contract(raw: dict, src: str = "contract") -> ContractTerms:
     fin = raw.get("finance", {})
     _known(src, "finance", fin, {"discount_rate", "inflation", "provider_reserve"})
     reserve = fin.get("provider_reserve")
-    funders_raw = raw.get("funders", [{"name": "Local authority", "share": 1.0}])
+    funders_raw = table_list(src, "funders", raw.get("funders", [{"name": "Local authority",
+                                                                   "share": 1.0}]))
     funders = []
     for i, f in enumerate(funders_raw):
         _known(src, f"funders[{i}]", f, {"name", "share"})
-        funders.append(Funder(str(f.get("name", f"funder {i + 1}")),
+        funders.append(Funder(text(src, f"funders[{i}].name", f.get("name", f"funder {i + 1}")),
                               _num(src, f"funders[{i}].share", f.get("share"), 0.0, 1.0)))
     if abs(sum(f.share for f in funders) - 1.0) > 1e-9:
         raise SpecError(src, "funders", f"shares must sum to 1, got "
                                         f"{sum(f.share for f in funders):.4g}")
     return ContractTerms(
-        name=str(raw.get("name", src)), first_year=first_year, length=length, basis=basis,
+        name=text(src, "name", raw.get("name", src)), first_year=first_year, length=length,
+        basis=basis,
         corridor=corridor, marginal_rate=marginal, method=method, point=point,
         historic_outturn=hist_out, historic_year=hist_year, incentive_share=shares,
         incentive_mode=mode, quality_gate=gate, risk_share=risk, indicators=inds,
@@ -308,11 +304,11 @@ def parse_contract(raw: dict, src: str = "contract") -> ContractTerms:
 
 
 def load_contract(path: Path | str) -> ContractTerms:
-    """Load and validate a contract TOML."""
-    path = Path(path)
-    try:
-        with path.open("rb") as f:
-            raw = tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise SpecError(str(path), "(file)", f"not valid TOML: {e}") from None
-    return parse_contract(raw, str(path))
+    """Load and validate a contract TOML.
+
+    Raises
+    ------
+    SpecError
+        Naming the file and key; also for a missing, unreadable, non-UTF-8 or invalid TOML file.
+    """
+    return parse_contract(read_toml(path), str(path))

@@ -6,6 +6,10 @@
   and is named by the year it ends in: 2024 is 2023-24.
 * An episode covers the days ``DECOM <= day < DEC``: a child is not looked after on the day an
   episode ends, so the stock on 31 March excludes children who left that day.
+* Dates in files are read as ``dd/mm/YYYY`` (the SSDA903 format) or ``YYYY-mm-dd`` (ISO, common
+  in LA exports), value by value: the two cannot be confused, so a file may mix them. A year
+  must have four digits (``01/04/17`` is rejected, not guessed) and lie in
+  ``MIN_YEAR``-``MAX_YEAR`` (1900-2099).
 """
 
 from __future__ import annotations
@@ -16,9 +20,49 @@ import numpy as np
 import polars as pl
 
 __all__ = ["age_on", "birthday", "year_start", "year_end", "collection_year_of",
-           "EPOCH", "day_number", "birthday_days"]
+           "EPOCH", "day_number", "birthday_days", "parse_date", "date_format_of",
+           "DATE_PATTERNS", "MIN_YEAR", "MAX_YEAR"]
 
 EPOCH = np.datetime64("1970-01-01", "D")
+
+# The accepted ways of writing a date: name -> (regular expression, strptime format). ``{y}``
+# stands for the year: any four digits, or only MIN_YEAR-MAX_YEAR (19xx and 20xx) when bounded.
+DATE_PATTERNS = {
+    "dd/mm/YYYY": (r"^\d{1,2}/\d{1,2}/{y}$", "%d/%m/%Y"),
+    "YYYY-mm-dd": (r"^{y}-\d{1,2}-\d{1,2}$", "%Y-%m-%d"),
+}
+MIN_YEAR, MAX_YEAR = 1900, 2099
+_YEAR = {False: r"\d{4}", True: r"(?:19|20)\d{2}"}
+
+
+def parse_date(s: pl.Expr, *, bounded: bool = True) -> pl.Expr:
+    """Parse text written ``dd/mm/YYYY`` or ``YYYY-mm-dd`` to a date (polars expression).
+
+    Parameters
+    ----------
+    s
+        A string expression (values already stripped of surrounding spaces).
+    bounded
+        When true (the default), dates whose year is outside ``MIN_YEAR``-``MAX_YEAR`` give null.
+
+    Returns
+    -------
+    pl.Expr
+        A date; null for null, a two-digit year, any other layout or an impossible date
+        (31/02/2020).
+    """
+    return pl.coalesce(*(pl.when(s.str.contains(rx.replace("{y}", _YEAR[bounded])))
+                         .then(s.str.to_date(fmt, strict=False))
+                         for rx, fmt in DATE_PATTERNS.values()))
+
+
+def date_format_of(s: pl.Expr) -> pl.Expr:
+    """The name (key of ``DATE_PATTERNS``) of the layout ``s`` is written in, else null."""
+    out = pl.lit(None, dtype=pl.String)
+    for name, (rx, _fmt) in reversed(DATE_PATTERNS.items()):
+        out = pl.when(s.str.contains(rx.replace("{y}", _YEAR[False]))).then(pl.lit(name)
+                                                                            ).otherwise(out)
+    return out
 
 
 def day_number(d: date) -> int:

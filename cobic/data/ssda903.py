@@ -1,7 +1,16 @@
 """Read SSDA903 returns: validate, stitch years, de-duplicate, resolve overlaps, report.
 
-Input is either a folder of yearly files (``YYYY-header.csv`` and ``YYYY-episodes.csv``) or one
-combined CSV holding the header and episode columns on each episode row.
+Input is either a folder of yearly files (``YYYY-header.csv`` and ``YYYY-episodes.csv``; the
+name's case does not matter and ``_`` or a space may stand for ``-``) or one combined CSV holding
+the header and episode columns on each episode row. Two files for one year and table are an
+error; so is a file that looks like a yearly file but is not named like one (``episodes-2021.csv``,
+``2021-episodes.csv.bak``) when that year and table are otherwise missing. Such near-misses beside
+a properly named file are ignored and listed in ``ignored_files``.
+
+Dates may be written ``dd/mm/YYYY`` or ``YYYY-mm-dd``, value by value (the two cannot be
+confused); which layouts each file used is reported. A two-digit year or a year outside
+1900-2099 is an error. Blank lines (empty, or only spaces and commas) are ignored wherever they
+are and counted per file in the quality summary (``blank_lines``); line numbers stay the file's.
 
 Everything that is checked is a rule with an id (see :mod:`cobic.schemas`). Rules a file must
 meet (dates, codes, DEC >= DECOM, plausible dates of birth, ...) raise :class:`DataError` with
@@ -12,7 +21,11 @@ every problem listed and nothing produced. Things with one sensible resolution a
 * ``merged`` (the same episode or child re-reported in a later return; the later one is kept),
 * ``dropped`` (an exact duplicate row within one file),
 
-so ``kept + merged + dropped = read`` for every file.
+so ``kept + merged + dropped = read`` for every file (blank lines are not rows: they are
+counted apart).
+
+Error messages name the file, line, column, rule and value; a cross-field rule names the CHILD,
+never the whole row, and no UPN, MOTHER, MC_DOB or postcode value is shown.
 """
 
 from __future__ import annotations
@@ -25,11 +38,17 @@ from pathlib import Path
 import polars as pl
 
 from cobic.codes import CodeSets, default_codes
-from cobic.data.csvio import LINE, read_text_csv
-from cobic.data.dates import birthday, year_end, year_start
+from cobic.data.csvio import LINE, TextTable, read_text_table
+from cobic.data.dates import (
+    DATE_PATTERNS,
+    birthday,
+    collection_year_of,
+    parse_date,
+    year_end,
+    year_start,
+)
 from cobic.errors import DataError, Problem
 from cobic.schemas import (
-    DATE_FORMAT,
     EPISODE_COLUMNS,
     EPISODE_REQUIRED,
     HEADER_COLUMNS,
@@ -43,7 +62,17 @@ from cobic.schemas import (
 
 __all__ = ["SSDA903", "read_ssda903", "find_yearly_files"]
 
-_FILE_RE = re.compile(r"^(\d{4})-(header|episodes)\.csv$", re.I)
+_FILE_RE = re.compile(r"^(\d{4})[-_ ](header|episodes)\.csv$", re.I)
+# A name that mentions a year and a table but is not a yearly file's name.
+_NEAR_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+_NEAR_KIND = re.compile(r"(header|episode)", re.I)
+YEAR_LABELS = ("ending", "starting", "auto")
+_FILES_SCHEMA = {"table": pl.String, "file": pl.String, "blank_lines": pl.Int64,
+                 "date_formats": pl.String}
+
+
+def _no_files() -> pl.DataFrame:
+    return pl.DataFrame(schema=_FILES_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -67,6 +96,12 @@ class SSDA903:
     year_label
         How the yearly files were named: ``"ending"`` (``2022-...`` holds 2021-22, the DfE
         convention) or ``"starting"`` (``2021-...`` holds 2021-22).
+    files
+        One row per table and file read: ``table, file, blank_lines`` (blank lines ignored)
+        and ``date_formats`` (the date layouts found, e.g. ``"dd/mm/YYYY, YYYY-mm-dd"``).
+    ignored_files
+        Files in the folder that look like yearly files but were not read (a near-miss name
+        beside a properly named file for the same year and table).
     """
 
     episodes: pl.DataFrame
@@ -77,6 +112,8 @@ class SSDA903:
     year_label: str
     source: str
     codes: CodeSets
+    files: pl.DataFrame = field(default_factory=_no_files, compare=False)
+    ignored_files: tuple[str, ...] = ()
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -84,8 +121,15 @@ class SSDA903:
         """The first day covered: 1 April of the first collection year."""
         return year_start(self.collection_years[0])
 
+    @property
+    def date_formats(self) -> tuple[str, ...]:
+        """The date layouts read in any file (``"dd/mm/YYYY"``, ``"YYYY-mm-dd"``)."""
+        found = ", ".join(self.files["date_formats"].drop_nulls().to_list())
+        return tuple(f for f in DATE_PATTERNS if f in found)
+
     def quality_summary(self) -> pl.DataFrame:
-        """Rows read, kept, merged, dropped and changed, per file."""
+        """Rows read, kept, merged, dropped and changed, blank lines ignored and date layouts,
+        per file (``kept + merged + dropped = read``; blank lines are not rows)."""
         q = self.quality
         return (
             q.group_by("table", "file", maintain_order=True)
@@ -96,6 +140,8 @@ class SSDA903:
                 dropped=(pl.col("outcome") == "dropped").sum(),
                 changed=pl.col("change").is_not_null().sum(),
             )
+            .join(self.files, on=["table", "file"], how="left")
+            .with_columns(pl.col("blank_lines").fill_null(0))
             .sort("table", "file")
         )
 
@@ -105,13 +151,61 @@ class SSDA903:
 
 
 def find_yearly_files(folder: Path) -> dict[int, dict[str, Path]]:
-    """Map year label -> {'header': path, 'episodes': path} for the files in ``folder``."""
+    """Map year label -> {'header': path, 'episodes': path} for the yearly files in ``folder``.
+
+    Names are matched ignoring case, with ``-``, ``_`` or a space between the year and the
+    table (``2021-episodes.csv``, ``2021_Episodes.CSV``). Anything with such a name is
+    returned, a folder too (reading it then fails with a clear error).
+
+    Raises
+    ------
+    DataError
+        When two files name the same year and table, or a file that looks like a yearly file
+        (``episodes-2021.csv``, ``2021-episodes.csv.bak``) names a year and table that no
+        properly named file covers.
+    """
+    found, _ignored = _scan_folder(folder)
+    return found
+
+
+def _scan_folder(folder: Path) -> tuple[dict[int, dict[str, Path]], tuple[str, ...]]:
+    """The yearly files, and the near-miss names ignored because a proper file exists."""
     found: dict[int, dict[str, Path]] = {}
+    problems, near = [], []
     for p in sorted(folder.iterdir()):
         m = _FILE_RE.match(p.name)
-        if m and p.is_file():
-            found.setdefault(int(m.group(1)), {})[m.group(2).lower()] = p
-    return found
+        if not m:
+            near += [(int(y), k, p) for y, k in _near_miss(p.name)]
+            continue
+        y, kind = int(m.group(1)), m.group(2).lower()
+        if kind in found.setdefault(y, {}):
+            problems.append(Problem(str(p), "duplicate-file",
+                                    f"two {kind} files for year {y}: {found[y][kind].name} and "
+                                    f"{p.name}; keep one"))
+        else:
+            found[y][kind] = p
+    ignored = []
+    for y, kind, p in near:
+        if kind in found.get(y, {}):
+            ignored.append(str(p))
+        else:
+            problems.append(Problem(str(p), "file-name",
+                                    f"looks like the {kind} file for {y} but is not named "
+                                    f"{y}-{kind}.csv, so it would be left out: rename it, or "
+                                    "move it out of the folder"))
+    if problems:
+        raise DataError(problems)
+    return found, tuple(dict.fromkeys(ignored))
+
+
+def _near_miss(name: str) -> list[tuple[int, str]]:
+    """(year, table) pairs a name that is not a yearly file's name seems to mean."""
+    kinds = {k.lower() for k in _NEAR_KIND.findall(name)}
+    years = {int(y) for y in _NEAR_YEAR.findall(name)}
+    if len(years) != 1 or len(kinds) != 1:
+        return []
+    kind = "header" if kinds == {"header"} else "episodes"
+    return [(years.pop(), kind)]
 
 
 def read_ssda903(
@@ -133,17 +227,24 @@ def read_ssda903(
         ``"ending"``, ``"starting"`` or ``"auto"``: whether ``YYYY`` in a file name is the year
         the collection year ends in (DfE convention) or starts in. ``auto`` decides from the
         dates: a file whose episodes start after 31 March ``YYYY`` must be labelled by its start.
+        Ignored for a combined file, whose extract ends on the 31 March following its latest
+        DECOM.
 
     Raises
     ------
     DataError
         Listing every problem (file, line, column, rule) when the input is not usable.
+    ValueError
+        When ``year_label`` is not one of ``ending``, ``starting``, ``auto``.
     """
+    if year_label not in YEAR_LABELS:
+        raise ValueError(f"year_label must be one of {', '.join(YEAR_LABELS)}; "
+                         f"got {year_label!r}")
     codes = codes or default_codes()
     path = Path(path)
     if path.is_dir():
         return _read_folder(path, codes, year_label)
-    if path.is_file():
+    if path.exists():
         return _read_combined(path, codes)
     raise DataError([Problem(str(path), "file-missing", "no such file or folder")])
 
@@ -151,7 +252,7 @@ def read_ssda903(
 # ------------------------------------------------------------------ folder of yearly files
 
 def _read_folder(folder: Path, codes: CodeSets, year_label: str) -> SSDA903:
-    files = find_yearly_files(folder)
+    files, ignored = _scan_folder(folder)
     if not files:
         raise DataError([Problem(str(folder), "no-files",
                                  "no files named YYYY-header.csv / YYYY-episodes.csv here")])
@@ -171,45 +272,44 @@ def _read_folder(folder: Path, codes: CodeSets, year_label: str) -> SSDA903:
                                  f"no files for year {y}: returns must be consecutive years")
                          for y in gaps])
 
-    raw_eps: dict[int, pl.DataFrame] = {}
-    raw_hdr: dict[int, pl.DataFrame] = {}
+    raw: dict[tuple[int, str], TextTable] = {}
     for y in labels:
-        try:
-            raw_hdr[y] = read_text_csv(files[y]["header"], HEADER_REQUIRED,
-                                       optional=HEADER_COLUMNS)
-        except DataError as e:
-            problems += e.problems
-        try:
-            raw_eps[y] = read_text_csv(files[y]["episodes"], EPISODE_REQUIRED,
-                                       optional=EPISODE_COLUMNS)
-        except DataError as e:
-            problems += e.problems
+        for kind, req, opt in (("header", HEADER_REQUIRED, HEADER_COLUMNS),
+                               ("episodes", EPISODE_REQUIRED, EPISODE_COLUMNS)):
+            try:
+                raw[y, kind] = read_text_table(files[y][kind], req, optional=opt)
+            except DataError as e:
+                problems += e.problems
     if problems:
         raise DataError(problems)
+    blanks = pl.DataFrame([(kind, str(files[y][kind]), len(t.blank_lines))
+                           for (y, kind), t in raw.items()],
+                          schema=["table", "file", "blank_lines"], orient="row")
 
+    raw_eps = {y: raw[y, "episodes"].table for y in labels}
     label = _infer_year_label(raw_eps, files, year_label)
     shift = 0 if label == "ending" else 1
     eps_frames, hdr_frames = [], []
     for y in labels:
         cy = y + shift
         extra = [pl.lit(str(files[y]["episodes"])).alias("_file"), pl.lit(cy).alias("_cy"),
-                 pl.lit(year_start(cy)).alias("_year_start"), pl.lit(year_end(cy)).alias("_year_end")]
+                 pl.lit(year_start(cy)).alias("_year_start"), pl.lit(year_end(cy)).alias("_year_end"),
+                 pl.lit(None, dtype=pl.Date).alias("_not_after")]
         eps_frames.append(raw_eps[y].select(*EPISODE_COLUMNS, LINE).with_columns(extra))
         extra[0] = pl.lit(str(files[y]["header"])).alias("_file")
-        hdr_frames.append(raw_hdr[y].select(*HEADER_COLUMNS, LINE).with_columns(extra))
+        hdr_frames.append(raw[y, "header"].table.select(*HEADER_COLUMNS, LINE)
+                          .with_columns(extra))
     years = tuple(y + shift for y in labels)
     return _check_and_stitch(pl.concat(eps_frames), pl.concat(hdr_frames), codes, years, label,
-                             str(folder), per_year_headers=True)
+                             str(folder), per_year_headers=True, blanks=blanks, ignored=ignored)
 
 
 def _infer_year_label(raw_eps: dict[int, pl.DataFrame], files, year_label: str) -> str:
     if year_label in ("ending", "starting"):
         return year_label
-    if year_label != "auto":
-        raise ValueError(f"year_label must be 'ending', 'starting' or 'auto', got {year_label!r}")
     votes = {}
-    for y, df in raw_eps.items():
-        latest = df.select(pl.col("DECOM").str.to_date(DATE_FORMAT, strict=False).max()).item()
+    for y, df in raw_eps.items():  # unreadable dates are ignored here and reported later
+        latest = df.select(parse_date(pl.col("DECOM")).max()).item()
         votes[y] = "starting" if (latest is not None and latest > year_end(y)) else "ending"
     kinds = set(votes.values())
     if len(kinds) > 1:
@@ -223,25 +323,39 @@ def _infer_year_label(raw_eps: dict[int, pl.DataFrame], files, year_label: str) 
 
 # ------------------------------------------------------------------ one combined file
 
-def _read_combined(path: Path, codes: CodeSets) -> SSDA903:
-    raw = read_text_csv(path, tuple(dict.fromkeys(HEADER_REQUIRED + EPISODE_REQUIRED)),
-                        optional=tuple(dict.fromkeys(HEADER_COLUMNS + EPISODE_COLUMNS)))
-    latest = raw.select(
-        pl.max_horizontal(pl.col("DECOM").str.to_date(DATE_FORMAT, strict=False).max(),
-                          pl.col("DEC").str.to_date(DATE_FORMAT, strict=False).max())
-    ).item()
+def _combined_years(raw: pl.DataFrame) -> tuple[int, ...]:
+    """Collection years of a combined file: from the earliest to the latest DECOM's.
+
+    The extract ends on the 31 March that ends the latest DECOM's collection year (a new
+    episode starts every few days in any authority); a DEC after it is an error, not a reason to
+    stretch the extract. DECOMs after today do not count (they are reported as errors); with
+    no usable DECOM at all, the current year is used so that every row's problem is reported.
+    """
+    today = date.today()
+    decom = parse_date(pl.col("DECOM"))
+    first, latest = raw.select(decom.min().alias("first"),
+                               decom.filter(decom <= today).max().alias("latest")).row(0)
     if latest is None:
-        raise DataError([Problem(str(path), "date-format", "no readable DECOM dates",
-                                 column="DECOM")])
-    last_year = latest.year + (1 if latest.month >= 4 else 0)
-    first = raw.select(pl.col("DECOM").str.to_date(DATE_FORMAT, strict=False).min()).item()
-    first_year = first.year + (1 if first.month >= 4 else 0)
-    extra = [pl.lit(str(path)).alias("_file"), pl.lit(last_year).alias("_cy"),
-             pl.lit(date(1900, 1, 1)).alias("_year_start"), pl.lit(year_end(last_year)).alias("_year_end")]
+        return (pl.select(collection_year_of(pl.lit(today))).item(),)
+    cy = pl.select(collection_year_of(pl.lit(first)).alias("first"),
+                   collection_year_of(pl.lit(latest)).alias("latest")).row(0)
+    return tuple(range(cy[0], cy[1] + 1))
+
+
+def _read_combined(path: Path, codes: CodeSets) -> SSDA903:
+    text = read_text_table(path, tuple(dict.fromkeys(HEADER_REQUIRED + EPISODE_REQUIRED)),
+                           optional=tuple(dict.fromkeys(HEADER_COLUMNS + EPISODE_COLUMNS)))
+    raw = text.table
+    years = _combined_years(raw)
+    extra = [pl.lit(str(path)).alias("_file"), pl.lit(years[-1]).alias("_cy"),
+             pl.lit(date(1900, 1, 1)).alias("_year_start"),
+             pl.lit(year_end(years[-1])).alias("_year_end"),
+             pl.lit(date.today()).alias("_not_after")]
     eps = raw.select(*EPISODE_COLUMNS, LINE).with_columns(extra)
     hdr = raw.select(*HEADER_COLUMNS, LINE).with_columns(extra)
     # A combined file repeats the child's header on each episode row: they must agree.
-    conflicts = (hdr.group_by("CHILD").agg(pl.col("DOB").n_unique().alias("n_dob"),
+    dob = pl.coalesce(parse_date(pl.col("DOB")).cast(pl.String), pl.col("DOB"))
+    conflicts = (hdr.group_by("CHILD").agg(dob.n_unique().alias("n_dob"),
                                            pl.col("SEX").n_unique().alias("n_sex"),
                                            pl.col(LINE).min().alias("first"))
                  .filter((pl.col("n_dob") > 1) | (pl.col("n_sex") > 1)))
@@ -251,8 +365,10 @@ def _read_combined(path: Path, codes: CodeSets) -> SSDA903:
                                  row=r["first"], column="DOB")
                          for r in conflicts.iter_rows(named=True)])
     hdr = hdr.unique("CHILD", keep="first", maintain_order=True)
-    years = tuple(range(first_year, last_year + 1))
-    return _check_and_stitch(eps, hdr, codes, years, "ending", str(path), per_year_headers=False)
+    blanks = pl.DataFrame({"table": ["episodes"], "file": [str(path)],
+                           "blank_lines": [len(text.blank_lines)]})
+    return _check_and_stitch(eps, hdr, codes, years, "ending", str(path), per_year_headers=False,
+                             blanks=blanks)
 
 
 # ------------------------------------------------------------------ shared checks and stitching
@@ -274,10 +390,38 @@ def _dupe_problems(df: pl.DataFrame, key: list[str], rule: str, message: str,
     return out
 
 
+def _date_formats(eps: pl.DataFrame, hdr: pl.DataFrame, blanks: pl.DataFrame) -> pl.DataFrame:
+    """Per table and file: blank lines ignored and the date layouts found (valid raw text)."""
+    marks = {"dd/mm/YYYY": "/", "YYYY-mm-dd": "-"}  # enough to tell valid dates apart
+    assert set(marks) == set(DATE_PATTERNS)
+
+    def found(df: pl.DataFrame, table: str, cols: tuple[str, ...]) -> pl.DataFrame:
+        return df.group_by("_file").agg(
+            *(pl.any_horizontal(pl.col(c).str.contains(mark, literal=True) for c in cols).any()
+              .alias(name) for name, mark in marks.items())
+        ).select(pl.lit(table).alias("table"), pl.col("_file").alias("file"),
+                 pl.concat_str(*(pl.when(name).then(pl.lit(name)) for name in DATE_PATTERNS),
+                               separator=", ", ignore_nulls=True).alias("date_formats"))
+    out = pl.concat([found(hdr, "header", ("DOB", "MC_DOB")),
+                     found(eps, "episodes", ("DECOM", "DEC"))])
+    return (out.join(blanks, on=["table", "file"], how="left")
+            .with_columns(pl.col("blank_lines").fill_null(0).cast(pl.Int64),
+                          pl.when(pl.col("date_formats") != "").then("date_formats"))
+            .select(*_FILES_SCHEMA).sort("table", "file"))
+
+
+def _same_dates(df: pl.DataFrame, cols: tuple[str, ...]) -> pl.DataFrame:
+    """``cols`` written one way (dd/mm/YYYY) when they are dates, so 2021-04-01 = 01/04/2021."""
+    return df.with_columns(pl.coalesce(parse_date(pl.col(c)).dt.strftime("%d/%m/%Y"),
+                                       pl.col(c)).alias(c) for c in cols)
+
+
 def _check_and_stitch(eps: pl.DataFrame, hdr: pl.DataFrame, codes: CodeSets,
                       years: tuple[int, ...], label: str, source: str,
-                      per_year_headers: bool) -> SSDA903:
+                      per_year_headers: bool, blanks: pl.DataFrame,
+                      ignored: tuple[str, ...] = ()) -> SSDA903:
     problems: list[Problem] = []
+    files = _date_formats(eps, hdr, blanks)
     for f, part in hdr.group_by("_file", maintain_order=True):
         problems += validate_to_problems(part, raw_header_schema(codes), f[0])
     for f, part in eps.group_by("_file", maintain_order=True):
@@ -286,7 +430,10 @@ def _check_and_stitch(eps: pl.DataFrame, hdr: pl.DataFrame, codes: CodeSets,
         problems += _dupe_problems(hdr, ["CHILD"], "header-duplicate-child",
                                    "CHILD appears more than once in this header file", None)
     eps_cols = [c for c in EPISODE_COLUMNS if c not in ("CHILD", "DECOM")]
-    problems += _dupe_problems(eps, ["CHILD", "DECOM"], "episode-duplicate-start",
+    iso = files["date_formats"].str.contains("YYYY-mm-dd", literal=True).any()
+    problems += _dupe_problems(_same_dates(eps, ("DECOM", "DEC")) if iso else eps,
+                               ["CHILD", "DECOM"],
+                               "episode-duplicate-start",
                                "the child has two different episodes starting on the same date",
                                eps_cols)
     # Every episode's child must be in the same year's header.
@@ -299,10 +446,8 @@ def _check_and_stitch(eps: pl.DataFrame, hdr: pl.DataFrame, codes: CodeSets,
         raise DataError(problems)
 
     # ---- parse (all values are now known to be valid)
-    hdr = hdr.with_columns(pl.col("DOB").str.to_date(DATE_FORMAT),
-                           pl.col("MC_DOB").str.to_date(DATE_FORMAT))
-    eps = eps.with_columns(pl.col("DECOM").str.to_date(DATE_FORMAT),
-                           pl.col("DEC").str.to_date(DATE_FORMAT))
+    hdr = hdr.with_columns(parse_date(pl.col(c)).alias(c) for c in ("DOB", "MC_DOB"))
+    eps = eps.with_columns(parse_date(pl.col(c)).alias(c) for c in ("DECOM", "DEC"))
 
     # ---- header: keep the latest return's row per child; others merged
     hdr = hdr.sort("CHILD", "_cy", LINE)
@@ -445,4 +590,4 @@ def _check_and_stitch(eps: pl.DataFrame, hdr: pl.DataFrame, codes: CodeSets,
     quality = pl.concat([hdr_quality, ep_quality]).sort("table", "file", "line")
     return SSDA903(episodes=episodes, header=header_out, quality=quality,
                    collection_years=years, extract_end=extract_end, year_label=label,
-                   source=source, codes=codes)
+                   source=source, codes=codes, files=files, ignored_files=ignored)
