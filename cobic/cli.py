@@ -58,14 +58,14 @@ def _main(debug: Annotated[bool, typer.Option(
     """cobic: demand forecasting and capitated outcomes-based contracts for children's social
     care (looked-after children) in England. Data errors exit with status 2 and a message
     naming the file, line, column and rule; nothing is written."""
-    _STATE["debug"] = _STATE["debug"] or debug
+    _STATE["debug"] = debug or bool(os.environ.get("COBIC_DEBUG"))
 
 
 def _fail(e: DataError) -> None:
     err.print(f"[bold red]The input is not usable[/]: {len(e.problems)} problem(s); nothing was "
               "written.")
     for p in e.problems[:200]:
-        err.print(f"  - {p}", highlight=False, markup=False)
+        err.print(f"  - {p}", highlight=False, markup=False, soft_wrap=True)
     if len(e.problems) > 200:
         err.print(f"  ... and {len(e.problems) - 200} more")
     raise typer.Exit(2)
@@ -146,8 +146,17 @@ def _print_ssda903_summary(data: SSDA903) -> None:
               f"{years[-1] - 1}-{str(years[-1])[2:]} (files named by the year the collection "
               f"year {'ends' if data.year_label == 'ending' else 'starts'} in); "
               f"{data.header.height:,} children, {data.episodes.height:,} episodes.")
-    out.print(_table(data.quality_summary().with_columns(
-        pl.col("file").map_elements(lambda f: Path(f).name, return_dtype=pl.String)),
+    formats = data.date_formats
+    if any(f != "dd/mm/YYYY" for f in formats):
+        out.print(f"Dates read as {' and '.join(formats)} (ISO yyyy-mm-dd dates are accepted "
+                  "beside DfE's dd/mm/YYYY).")
+    for f in data.ignored_files:
+        err.print(f"  note: ignored {f} (not a yearly SSDA903 file name)", highlight=False,
+                  markup=False)
+    summary = data.quality_summary().with_columns(
+        pl.col("file").map_elements(lambda f: Path(f).name, return_dtype=pl.String))
+    short = {"blank_lines": "blank", "date_formats": "dates"}
+    out.print(_table(summary.rename({k: v for k, v in short.items() if k in summary.columns}),
         "Data quality: every row read is kept, merged (re-reported) or dropped"))
     changes = data.quality_report().group_by("table", "outcome", "change").agg(rows=pl.len())
     if changes.height:

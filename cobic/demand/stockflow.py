@@ -65,9 +65,8 @@ def truncate(data: SSDA903, year: int) -> SSDA903:
     )
     hdr = data.header.join(eps.select("CHILD").unique(), on="CHILD", how="semi")
     years = tuple(y for y in data.collection_years if y <= year)
-    return SSDA903(episodes=eps, header=hdr, quality=data.quality, collection_years=years,
-                   extract_end=end, year_label=data.year_label, source=data.source,
-                   codes=data.codes)
+    return replace(data, episodes=eps, header=hdr, collection_years=years, extract_end=end,
+                   _cache={})
 
 
 def _band_expr(values: pl.Expr, cuts: tuple[int, ...]) -> pl.Expr:
