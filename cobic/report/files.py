@@ -128,10 +128,12 @@ class OutputFile:
 
 @dataclass(frozen=True)
 class OutputFolder:
-    """A checked output folder: where it goes and whether ``--force`` was given."""
+    """A checked output folder: where it goes, whether ``--force`` was given, and the
+    command's input files (never replaced, even where they lie in the folder)."""
 
     path: Path
     force: bool = False
+    inputs: tuple[Path, ...] = ()
 
 
 def check_output_file(path: Path | str, *, inputs: Iterable[Path | str | None] = (),
@@ -158,11 +160,11 @@ def check_output_file(path: Path | str, *, inputs: Iterable[Path | str | None] =
         Naming the path and the rule.
     """
     p = _resolved(path)
-    if suffixes and p.suffix.lower() not in suffixes:
-        raise OutputError(f"{what} {path}: must end in {' or '.join(suffixes)}")
     if p.is_dir():
         raise OutputError(f"{what} {path} is a folder: give a file name, e.g. {p / 'out'}"
                           f"{suffixes[0] if suffixes else '.csv'}")
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise OutputError(f"{what} {path}: must end in {' or '.join(suffixes)}")
     _check_not_input(p, inputs, what)
     _check_parent(p.parent, what, path)
     _refuse_existing(p, _ownership(p.parent, p.name), force)
@@ -226,7 +228,8 @@ def check_output_folder(path: Path | str, *, inputs: Iterable[Path | str | None]
                               "overwrites a file it did not write: choose a new folder, or give "
                               "--force to add cobic's outputs beside the others (and replace "
                               "its own outputs changed since).")
-    return OutputFolder(p, force)
+    files = tuple(Path(os.path.realpath(_resolved(i))) for i in inputs if i is not None)
+    return OutputFolder(p, force, files)
 
 
 def _foreign_files(folder: Path) -> list[str]:
@@ -317,6 +320,9 @@ def output_folder(out: OutputFolder | Path | str, command: str = "cobic") -> Ite
         for rel in files:  # check everything before moving anything
             if (target / rel).parent.exists() and not (target / rel).parent.is_dir():
                 raise OutputError(f"{target / rel}: {(target / rel).parent} is a file")
+            if Path(os.path.realpath(target / rel)) in out.inputs:
+                raise OutputError(f"{target / rel} is an input of this command: cobic never "
+                                  "writes over its inputs. Choose another output folder.")
             _refuse_existing(target / rel, _ownership(target, rel), out.force)
         for rel in files:
             (target / rel).parent.mkdir(parents=True, exist_ok=True)
