@@ -208,4 +208,5 @@ def test_cli_forecast_and_backtest(tmp_path, shared_data):
     assert res.exit_code == 1  # flowbalance's intervals under-cover: the gate must fail
     assert "coverage" in res.output
     assert list(pl.read_csv(bt).columns) == ["model", "horizon", "n", "mae", "mape", "mase",
-                                             "coverage_80", "coverage_95", "interval_score_80"]
+                                             "coverage_80", "coverage_95", "interval_score_80",
+                                             "bias", "coverage_50"]

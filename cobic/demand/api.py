@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -15,13 +16,19 @@ import polars as pl
 from cobic.data import derive
 from cobic.data.dfe import Panel, complete_series
 from cobic.data.ssda903 import SSDA903
-from cobic.demand.backtest import BacktestResult, EvaluationScheme, backtest_series
+from cobic.demand.backtest import (
+    BacktestResult,
+    EvaluationScheme,
+    backtest_series,
+    run_backtest,
+)
 from cobic.demand.base import Paths, SeriesHistory, get_model
+from cobic.demand.limits import LIMITS, ResourceLimitError, estimate_bytes
 from cobic.demand.scenarios import Scenario, apply_to_series
 from cobic.demand.stockflow import truncate
 
-__all__ = ["forecast_panel", "forecast_episodes", "backtest_panel", "backtest_episodes",
-           "series_from_ssda903", "accuracy_gate", "SERIES_MODELS"]
+__all__ = ["forecast_panel", "forecast_episodes", "area_label", "backtest_panel", "backtest_episodes",
+           "series_from_ssda903", "accuracy_gate", "estimate_forecast_bytes", "SERIES_MODELS"]
 
 SERIES_MODELS = ("naive", "drift", "flowbalance", "ets", "rate", "panel")
 
@@ -86,8 +93,25 @@ def series_from_ssda903(data: SSDA903, population: pl.DataFrame | None = None) -
     def row(v):
         return np.array([v], dtype=float)
 
-    return SeriesHistory((data.source,), tuple(int(y) for y in years), row(stock), row(starts),
+    return SeriesHistory((area_label(data.source),), tuple(int(y) for y in years), row(stock), row(starts),
                          row(ceased), pop[None, :])
+
+
+def area_label(source: str) -> str:
+    """The name an LA's returns go by in outputs: the folder's name or the file's stem.
+
+    Parameters
+    ----------
+    source
+        Where the returns were read from (:attr:`SSDA903.source`).
+
+    Returns
+    -------
+    str
+        The last component of the path, without a file extension: never a full path.
+    """
+    p = Path(source)
+    return p.stem if p.is_file() else p.name or str(source)
 
 
 def forecast_episodes(data: SSDA903, model: str = "stockflow", origin: int | None = None,
@@ -95,10 +119,11 @@ def forecast_episodes(data: SSDA903, model: str = "stockflow", origin: int | Non
                       scenario: Scenario | None = None, population: pl.DataFrame | None = None,
                       area: str | None = None) -> Paths:
     """Forecast from an LA's SSDA903 returns; periods are 31 March of each year after the
-    last complete collection year (or ``origin``)."""
+    last complete collection year (or ``origin``). ``area`` labels the outputs (default: the
+    name of the folder or file read, never its full path)."""
     if origin is not None:
         data = truncate(data, origin)
-    area = area or data.source
+    area = area or area_label(data.source)
     if model == "stockflow":
         fitted = get_model("stockflow", population=population).fit(data)
         if scenario is not None and scenario.pieces:
@@ -132,25 +157,20 @@ def backtest_episodes(data: SSDA903, models: list[str], scheme: EvaluationScheme
     if series:
         parts.append(backtest_series(hist, series, scheme, n_paths, seed, progress).cases)
     if "stockflow" in models:
-        rows = []
-        for origin in scheme.origins:
-            past = truncate(data, origin)
-            paths = get_model("stockflow", population=population).fit(past).simulate(
-                max(scheme.horizons), n_paths, seed).total()[0]
-            q = np.quantile(paths, [0.5, 0.1, 0.9, 0.025, 0.975], axis=0)
+        area = area_label(data.source)
+
+        def forecast(origin: int, horizon: int) -> dict[str, np.ndarray]:
+            fitted = get_model("stockflow", population=population).fit(truncate(data, origin))
+            return {area: fitted.simulate(horizon, n_paths, seed).total()[0]}
+
+        def actual(_area: str, year: int) -> float | None:
+            return float(hist.stock[0, hist.years.index(year)]) if year in hist.years else None
+
+        def scale(_area: str, origin: int) -> float:
             k = hist.years.index(origin)
-            scale = float(np.mean(np.abs(np.diff(hist.stock[0, :k + 1]))))
-            for h in scheme.horizons:
-                if origin + h in hist.years:
-                    actual = float(hist.stock[0, hist.years.index(origin + h)])
-                    rows.append(("stockflow", data.source, origin, h, actual,
-                                 *[float(q[j, h - 1]) for j in range(5)], scale))
-            if progress is not None:
-                progress(f"stockflow {origin}")
-        parts.append(pl.DataFrame(rows, orient="row", schema=parts[0].schema if parts else {
-            "model": pl.String, "area": pl.String, "origin": pl.Int32, "horizon": pl.Int32,
-            "actual": pl.Float64, "point": pl.Float64, "lo80": pl.Float64, "hi80": pl.Float64,
-            "lo95": pl.Float64, "hi95": pl.Float64, "scale": pl.Float64}))
+            return float(np.mean(np.abs(np.diff(hist.stock[0, :k + 1]))))
+
+        parts.append(run_backtest("stockflow", scheme, forecast, actual, scale, progress))
     return BacktestResult(pl.concat(parts))
 
 
@@ -176,3 +196,24 @@ def accuracy_gate(metrics: pl.DataFrame, model: str, baseline: str,
             fails.append(f"horizon {h}: 80% coverage {r['coverage_80']:.1%} outside "
                          f"{coverage[0]:.0%}-{coverage[1]:.0%}")
     return fails
+
+
+def estimate_forecast_bytes(source: SSDA903 | Panel, model: str, n_paths: int, horizon: int,
+                            scenario: Scenario | None = None) -> float:
+    """Estimated peak memory of forecasting ``source`` with ``model`` (see
+    :mod:`cobic.demand.limits`); raises ``ResourceLimitError`` for a panel with more areas
+    than the stated maximum."""
+    if isinstance(source, Panel):
+        n_areas = source.table["area"].n_unique()
+        if n_areas > LIMITS.max_areas:
+            raise ResourceLimitError(f"{source.source} holds {n_areas:,} areas; at most "
+                                     f"{LIMITS.max_areas:,} are modelled at once")
+        return estimate_bytes(model, n_paths, horizon, n_areas=n_areas)
+    fb = derive.flow_balance(source)
+    stock = float(fb["stock_end"][-1]) if fb.height else 0.0
+    entries = float(fb["entries"].tail(3).mean()) if fb.height else 0.0
+    if scenario is not None and scenario.pieces:
+        origin = source.collection_years[-1]
+        peak = max(scenario.entry_multiplier(origin + 1 + k, origin) for k in range(horizon))
+        entries = entries * max(peak, 1.0) + scenario.extra_uasc
+    return estimate_bytes(model, n_paths, horizon, n_children=stock, annual_entries=entries)
