@@ -296,6 +296,12 @@ class DemandPaths:
         return _from_stock(paths.periods, paths.values[0, :, :, 0], population)
 
     @classmethod
+    def from_stock(cls, years: tuple[int, ...], stock: np.ndarray) -> DemandPaths:
+        """From stock paths ``[path, year]`` on 31 March only (child-days from the mean of the
+        31 March before and after; events unknown)."""
+        return _from_stock(tuple(years), np.asarray(stock, dtype=float), None)
+
+    @classmethod
     def from_table(cls, df: pl.DataFrame, source: str = "paths table") -> DemandPaths:
         """From a paths table written by ``cobic forecast --paths-out`` (one area)."""
         need = {"path", "period", "placement_group", "value"}
