@@ -398,13 +398,17 @@ def backtest(
     episodes: Annotated[Path | None, typer.Option(help="An LA's SSDA903 returns.")] = None,
     models: Annotated[str | None, typer.Option(
         help="Comma-separated models (default: all that fit the input).")] = None,
-    origins: Annotated[str, typer.Option(help="Origins, e.g. 2018-2022.")] = "2018-2022",
-    horizons: Annotated[str, typer.Option(
-        help=f"Horizons, e.g. 1-3 (each 1-{LIMITS.max_horizon}).")] = "1-3",
+    origins: Annotated[str | None, typer.Option(
+        help="Origins, e.g. 2018-2022 (default 2018-2022; with --spend 2018-2020).")] = None,
+    horizons: Annotated[str | None, typer.Option(
+        help=f"Horizons, e.g. 1-3 (each 1-{LIMITS.max_horizon}; default 1-3, with --spend "
+        "1-5).")] = None,
     paths: Annotated[int, typer.Option(
         "--paths", help=f"Simulated paths (1-{LIMITS.max_paths:,}).")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    by_area: Annotated[Path | None, typer.Option(help="Also write metrics per area here.")] = None,
+    by_area: Annotated[Path | None, typer.Option(
+        help="Also write metrics per area here (with --spend: one row per area, origin and "
+        "year with the outturn and the forecast quantiles).")] = None,
     population: Annotated[Path | None, typer.Option(
         help="With --episodes: CSV of year, population (0-17); enables the rate model.")] = None,
     gate: Annotated[str | None, typer.Option(
@@ -412,9 +416,24 @@ def backtest(
         "score at any horizon, or its 80% coverage is outside 75-85%.")] = None,
     memory_budget: Annotated[float, typer.Option(help=_MEMORY_HELP)] = 4.0,
     force: Annotated[bool, typer.Option(help=_FORCE_HELP)] = False,
+    spend: Annotated[bool, typer.Option(
+        "--spend", help="Backtest spend, not children: capitation-style spend forecasts "
+        "(panel demand x calibrated, growing cost per child-day) against s251 outturns "
+        "(needs --panel and --s251; origins and horizons default to 2018-2020 and 1-5, "
+        "financial years named by their ending year).")] = False,
+    s251: Annotated[Path | None, typer.Option(
+        "--s251", help="With --spend: the s251 outturn table (area, measure, year, Values).")
+    ] = None,
+    areas: Annotated[str | None, typer.Option(
+        help="With --spend: comma-separated areas (default: every area of the s251 table).")
+    ] = None,
 ) -> None:
     """Rolling-origin backtest: MAE, MAPE, MASE, interval coverage and score by horizon."""
     from rich.progress import Progress
+
+    if spend or s251 is not None:
+        return _backtest_spend(out_file, panel, s251, origins, horizons, paths, seed, by_area,
+                               areas, force, episodes is not None or models is not None)
 
     from cobic.demand.api import (
         accuracy_gate,
@@ -422,14 +441,11 @@ def backtest(
         backtest_panel,
         estimate_forecast_bytes,
     )
-    from cobic.demand.backtest import EvaluationScheme
 
     if (episodes is None) == (panel is None):
         _stop("Give exactly one of --panel CSV or --episodes DIR.")
     chosen, gate_pair = _backtest_models(models, gate, panel is not None, population is not None)
-    scheme = EvaluationScheme(
-        _range(origins, "--origins", 1990, 2100, LIMITS.max_origins),
-        _range(horizons, "--horizons", 1, LIMITS.max_horizon, LIMITS.max_horizon))
+    scheme = _scheme(origins or "2018-2022", horizons or "1-3")
     check_request(paths, max(scheme.horizons))
     budget = _budget(memory_budget)
     inputs = (_input(episodes, "--episodes", "any"), _input(panel, "--panel"),
@@ -471,6 +487,60 @@ def backtest(
                 err.print(f"  - {f}")
             raise typer.Exit(1)
         out.print(f"[green]Accuracy gate passed[/] ({gate_pair[0]} vs {gate_pair[1]}).")
+
+
+def _scheme(origins: str, horizons: str):
+    from cobic.demand.backtest import EvaluationScheme
+
+    return EvaluationScheme(
+        _range(origins, "--origins", 1990, 2100, LIMITS.max_origins),
+        _range(horizons, "--horizons", 1, LIMITS.max_horizon, LIMITS.max_horizon))
+
+
+def _backtest_spend(out_file: Path, panel: Path | None, s251: Path | None, origins, horizons,
+                    paths: int, seed: int, by_area: Path | None, areas: str | None,
+                    force: bool, other_inputs: bool) -> None:
+    """``cobic backtest --spend``: spend forecasts against s251 outturns, with baselines."""
+    from rich.progress import Progress
+
+    from cobic.data.dfe import read_finance
+    from cobic.spend import SPEND_MODELS, backtest_spend, error_sources
+
+    if panel is None or s251 is None or other_inputs:
+        _stop("--spend needs --panel CSV and --s251 CSV (and takes no --episodes or --models)")
+    scheme = _scheme(origins or "2018-2020", horizons or "1-5")
+    check_request(paths, max(scheme.horizons))
+    inputs = (_input(panel, "--panel"), _input(s251, "--s251"))
+    target = check_output_file(out_file, inputs=inputs, suffixes=_TABLE_SUFFIXES, force=force)
+    area_target = (check_output_file(by_area, inputs=inputs, suffixes=_TABLE_SUFFIXES,
+                                     force=force, what="--by-area")
+                   if by_area is not None else None)
+    check_distinct(target, area_target)
+    chosen = [a.strip() for a in areas.split(",")] if areas else None
+    pn, fin = read_panel(panel), read_finance(s251)
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("spend backtest", total=len(SPEND_MODELS) * len(scheme.origins))
+        res = backtest_spend(pn, fin, scheme, chosen, n_paths=paths, seed=seed,
+                             source=str(s251), progress=lambda label: bar.update(
+                                 task, advance=1, description=f"spend backtest: {label}"))
+    metrics = res.metrics().select("model", "horizon", "n", "mape", "bias", "coverage_50",
+                                   "coverage_80", "coverage_95", "interval_score_80")
+    _write_table(metrics, target, "backtest")
+    if area_target is not None:
+        cases = res.cases.filter(pl.col("model") == "cobic").select(
+            "area", "origin", "year", "horizon", "actual", "q05", "q10", "q50", "q90", "q95")
+        _write_table(cases, area_target, "backtest")
+    shown = metrics.with_columns(pl.col("interval_score_80") / 1e6).with_columns(
+        pl.col(c).round(3) for c in metrics.columns if metrics[c].dtype == pl.Float64)
+    out.print(_table(shown.rename({"interval_score_80": "interval_score_80 (GBP m)"}),
+                     "Spend backtest: forecasts of s251 TotalLACFinance (MAPE and bias in %)"))
+    out.print(_table(error_sources(res).with_columns(pl.col(pl.Float64).round(3)),
+                     "Where the error comes from: demand or unit cost"))
+    out.print("cobic = panel demand x calibrated cost per child-day x fitted growth; default = "
+              "England unit cost, fixed uplift, 2% efficiency, case management and overheads; "
+              "cpi2 = last outturn x 2% a year; trend3 = last outturn x trailing 3-year growth; "
+              "demand_only / cost_only = cobic with the outturn unit cost / demand.")
+    out.print(f"Backtest table written to {out_file}")
 
 
 def _backtest_models(models: str | None, gate: str | None, panel: bool,
