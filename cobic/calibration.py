@@ -49,7 +49,7 @@ import polars as pl
 from cobic.data.dfe import Panel
 from cobic.errors import DataError, Problem
 
-__all__ = ["DAYS_PER_YEAR", "MIN_GROWTH_YEARS", "spend_history", "CalibratedCosts",
+__all__ = ["DAYS_PER_YEAR", "MIN_GROWTH_YEARS", "spend_history", "CalibratedCosts", "cost_set_toml",
            "calibrate", "CostGrowth", "fit_cost_growth"]
 
 DAYS_PER_YEAR = 365.25
@@ -266,9 +266,10 @@ class CostGrowth:
                  sorted(self.deviation.items())]
         rows += [(f"market-wide growth {y - 1}-{y % 100:02d}", e, s)
                  for y, e, s in self.year_effects.iter_rows()]
+        rate = ~pl.col("figure").str.contains(r"\(sd\)|coefficient")
         return pl.DataFrame(rows, orient="row", schema={
             "figure": pl.String, "estimate": pl.Float64, "se": pl.Float64}).with_columns(
-            pct_a_year=((pl.col("estimate").exp() - 1) * 100).round(2))
+            pct_a_year=pl.when(rate).then(((pl.col("estimate").exp() - 1) * 100).round(2)))
 
 
 def _growth_obs(history: pl.DataFrame, origin: int) -> pl.DataFrame:
@@ -352,3 +353,51 @@ def _sum_code(labels: list[str], levels: list[str], level: str) -> np.ndarray:
     """Sum-to-zero contrast column for ``level`` (the last level is minus all the others)."""
     lab = np.array(labels)
     return (lab == level).astype(float) - (lab == levels[-1]).astype(float)
+
+
+def _fy(year: int) -> str:
+    return f"{year - 1}-{year % 100:02d}"
+
+
+def _toml_map(values: dict[str, float]) -> str:
+    return "{ " + ", ".join(f'"{k}" = {v:.6g}' for k, v in sorted(values.items())) + " }"
+
+
+def cost_set_toml(cal: CalibratedCosts, growth: CostGrowth | None,
+                  groups: tuple[str, ...]) -> str:
+    """A cost-set TOML (``models/costs/`` format) for ``cal``: every placement group at the
+    all-in weekly cost, ``includes`` all lines (so the cost model adds no case management or
+    overheads), no efficiency, and the fitted ``[growth]`` model with its standard errors."""
+    fy = _fy(cal.year)
+    lines = [
+        f"# Calibrated by cobic to {cal.area}'s own s251 outturn for {fy}.",
+        "# All-in: placements, social work and case management and overheads are in the weekly",
+        "# figure; the placement mix is not priced (every group costs the same per child-day).",
+        f'name = "{cal.area} all-in, calibrated to {fy}"',
+        f'base_price_year = "{fy}"',
+        f'includes = {list(cal.includes)!r}'.replace("'", '"'),
+        f'note = "spend {cal.spend:,.0f} over {cal.activity_days:,.0f} child-days"',
+        "",
+        "[efficiency]",
+        "rate = 0.0",
+        'source = "[I] history shows no fall in spend per child (s251 2015-16 to 2024-25)"',
+        "",
+    ]
+    for g in groups:
+        lines += ["[[placement]]", f'placement_group = "{g}"', 'provider = "all"',
+                  f"weekly_cost = {cal.weekly_all_in:.2f}", f'price_year = "{fy}"',
+                  f'source = "[F] {cal.source}"', ""]
+    if growth is not None:
+        lines += [
+            "# Fitted growth of spend per child-day (log points a year), standard errors beside:",
+            "# see cobic/calibration.py; cobic costs prints the whole fit.",
+            "[growth]", f'area = "{cal.area}"', f"origin = {growth.origin}",
+            f"level = {growth.level:.6g}", f"level_se = {growth.level_se:.6g}",
+            f"step_sd = {growth.step_sd:.6g}", f"noise_sd = {growth.noise_sd:.6g}",
+            f"theta = {growth.theta:.6g}",
+            f"deviation = {_toml_map(growth.deviation)}",
+            f"deviation_se = {_toml_map(growth.deviation_se)}",
+            f"last_innovation = {_toml_map(growth.last_innovation)}",
+            f'source = "pooled s251 growth model, {growth.n_obs} area-years up to {_fy(growth.origin)}"',
+            ""]
+    return "\n".join(lines)

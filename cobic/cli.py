@@ -762,6 +762,48 @@ def settle(
 
 @app.command()
 @_guarded
+def costs(
+    area: Annotated[str, typer.Option(help="The LA (or England) as named in the s251 table.")],
+    panel: Annotated[Path, typer.Option(help="DfE LA panel CSV (children looked after).")],
+    s251: Annotated[Path, typer.Option("--s251", help="The s251 outturn table.")],
+    year: Annotated[int | None, typer.Option(
+        help="Financial year to calibrate to, by its ending year (default: the latest).")
+    ] = None,
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="Write the calibrated cost set (TOML) here; cobic price reads it.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help=_FORCE_HELP)] = False,
+) -> None:
+    """Calibrate an LA's all-in cost of a child-day to its own s251 outturn and fit the growth
+    of that cost from the s251 history (estimates and standard errors printed)."""
+    from cobic.calibration import calibrate, cost_set_toml, fit_cost_growth, spend_history
+    from cobic.codes import default_codes
+    from cobic.data.dfe import read_finance
+
+    inputs = (_input(panel, "--panel"), _input(s251, "--s251"))
+    target = (check_output_file(out_file, inputs=inputs, suffixes=(".toml",), force=force)
+              if out_file is not None else None)
+    history = spend_history(read_finance(s251), read_panel(panel), str(s251))
+    cal = calibrate(history, area, year, str(s251))
+    growth = fit_cost_growth(history, cal.year)
+    out.print(f"[bold]{area}[/], {cal.year - 1}-{cal.year % 100:02d}: s251 spend on children "
+              f"looked after GBP {cal.spend:,.0f} over {cal.activity_days:,.0f} child-days "
+              f"(children on 31 March x 365.25) = GBP {cal.spend_per_day:,.2f} a child-day, "
+              f"all in.")
+    out.print(_table(cal.split(), "What the calibrated cost is and includes"))
+    out.print(_table(growth.summary().filter(~pl.col("figure").str.starts_with("deviation")
+                                             | (pl.col("figure") == f"deviation: {area}"))
+                     .with_columns(pl.col("estimate", "se").round(4)),
+                     f"Growth of spend per child-day, fitted on s251 up to {cal.year} "
+                     f"({growth.n_obs} area-years; log points a year)"))
+    if target is not None:
+        text = cost_set_toml(cal, growth, default_codes().group_names)
+        write_file(target, lambda p: p.write_text(text, encoding="utf-8"), "costs")
+        out.print(f"Calibrated cost set written to {out_file}")
+
+
+@app.command()
+@_guarded
 def demo(
     episodes: Annotated[Path | None, typer.Option(
         help="SSDA903 folder to use instead of the embedded synthetic LA.")] = None,

@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 from pandera.errors import SchemaError, SchemaErrors
 
+from cobic.calibration import CostGrowth
 from cobic.codes import CodeSets, default_codes
 from cobic.errors import SpecError
 from cobic.paths import models_dir
@@ -31,12 +32,16 @@ from cobic.specs import known as _known
 from cobic.specs import number, read_toml, shown, table, table_list, text
 
 __all__ = ["CostSpec", "DemandPaths", "CostPaths", "load_cost_spec", "load_unit_costs",
-           "cost_per_year",
+           "cost_per_year", "growth_paths", "LINES",
            "default_unit_costs_path", "simulate_costs", "fy_end_year", "DAYS_PER_MONTH"]
 
 DAYS_PER_MONTH = 365.25 / 12
 _TOP = {"name", "currency", "note", "base_price_year", "placement", "provider_mix",
-        "case_management", "overheads", "indexation", "efficiency", "uncertainty", "startup"}
+        "case_management", "overheads", "indexation", "efficiency", "uncertainty", "startup",
+        "includes", "growth"}
+LINES = ("placements", "case_management", "overheads")
+_GROWTH = {"area", "origin", "level", "level_se", "step_sd", "noise_sd", "theta", "deviation",
+           "deviation_se", "last_innovation", "source"}
 _ROW = {"placement_group", "provider", "weekly_cost", "price_year", "source"}
 
 
@@ -85,12 +90,19 @@ class CostSpec:
     startup: tuple[float, ...] = ()
     source: str = ""
     table: pl.DataFrame = field(default=None, repr=False, compare=False)
+    includes: tuple[str, ...] = ("placements",)
+    growth: CostGrowth | None = field(default=None, compare=False)
+    growth_area: str = ""
 
     def uplift(self, group: str) -> float:
         return self.indexation.get(group, self.indexation["default"])
 
     def weekly_in_year0(self, group: str, year0: int) -> float:
-        """Weekly cost uprated from the base price year to contract year 0 (FY ending)."""
+        """Weekly cost uprated from the base price year to contract year 0 (FY ending); with
+        a fitted growth model the uprating is on the paths instead (see :func:`growth_paths`).
+        """
+        if self.growth is not None:
+            return self.weekly[group]
         return self.weekly[group] * (1 + self.uplift(group)) ** (year0 - self.base_price_year)
 
 
@@ -163,11 +175,62 @@ def load_cost_spec(path: Path | str, codes: CodeSets | None = None) -> CostSpec:
     df = _placement_table(src, raw.get("placement", []), groups, codes)
     weekly = _weekly(src, df, table(src, "provider_mix", raw.get("provider_mix", {})), groups,
                      indexation, base)
+    includes = _includes(src, raw.get("includes", ["placements"]), per_month, events,
+                         rates["overhead_rate"])
+    growth, area = _growth(src, raw.get("growth"), base)
     return CostSpec(
         name=text(src, "name", raw.get("name", src)), base_price_year=base, weekly=weekly,
         per_child_month=per_month, event_costs=events, indexation=indexation, **rates,
-        **unc, startup=startup, source=src, table=df,
+        **unc, startup=startup, source=src, table=df, includes=includes, growth=growth,
+        growth_area=area,
     )
+
+
+def _includes(src: str, raw, per_month: float, events: dict[str, float],
+              overhead_rate: float) -> tuple[str, ...]:
+    """What the weekly costs already include; a line they include may not be added again."""
+    if not isinstance(raw, list) or not raw:
+        raise SpecError(src, "includes", f"must be a list from {list(LINES)}, got {shown(raw)}")
+    for i, v in enumerate(raw):
+        if v not in LINES:
+            raise SpecError(src, f"includes[{i}]", f"must be one of {list(LINES)}, got "
+                                                   f"{shown(v)}")
+    if "placements" not in raw:
+        raise SpecError(src, "includes", "weekly costs always include placements")
+    if "case_management" in raw and (per_month > 0 or any(v > 0 for v in events.values())):
+        raise SpecError(src, "case_management", "the weekly costs already include case "
+                        "management (includes); adding [case_management] costs would count "
+                        "it twice: remove them, or take case_management out of includes")
+    if "overheads" in raw and overhead_rate > 0:
+        raise SpecError(src, "overheads.rate", "the weekly costs already include overheads "
+                        "(includes); an overhead rate would count them twice")
+    return tuple(dict.fromkeys(raw))
+
+
+def _growth(src: str, raw, base: int) -> tuple[CostGrowth | None, str]:
+    """The optional ``[growth]`` table: a fitted cost-growth model (``cobic costs``)."""
+    if raw is None:
+        return None, ""
+    _known(src, "growth", raw, _GROWTH)
+    for k in ("area", "origin", "level", "level_se", "step_sd", "noise_sd"):
+        if k not in raw:
+            raise SpecError(src, f"growth.{k}", "is required")
+    nums = {k: _number(src, f"growth.{k}", raw[k], -0.5 if k == "level" else 0.0, 1.0)
+            for k in ("level", "level_se", "step_sd", "noise_sd")}
+    theta = _number(src, "growth.theta", raw.get("theta", 0.0), -0.95, 0.95)
+    origin = int(_number(src, "growth.origin", raw["origin"], 1990, 2200))
+    if origin != base:
+        raise SpecError(src, "growth.origin", f"must be the base price year's ending year "
+                        f"({base}), got {origin}")
+    area = text(src, "growth.area", raw["area"])
+    maps = {k: {a: _number(src, f"growth.{k}.{a}", v, -1.0, 1.0)
+                for a, v in table(src, f"growth.{k}", raw.get(k, {})).items()}
+            for k in ("deviation", "deviation_se", "last_innovation")}
+    model = CostGrowth(origin=origin, **nums, deviation=maps["deviation"],
+                       deviation_se=maps["deviation_se"],
+                       year_effects=pl.DataFrame({"year": [], "estimate": [], "se": []}),
+                       theta=theta, last_innovation=maps["last_innovation"])
+    return model, area
 
 
 def _to_base(amount: float, price_year: int, rate: float, base: int) -> float:
@@ -402,6 +465,23 @@ def year_factors(spec: CostSpec, groups: tuple[str, ...], year0: int, n_years: i
     return (1 + u) ** y * (1 - spec.efficiency) ** y
 
 
+def growth_paths(spec: CostSpec, year0: int, n_years: int, n_paths: int, seed: int = 0,
+                 uncertain: bool = True) -> np.ndarray:
+    """``[path, year]`` cost-growth factors of contract years 1..n relative to the cost set's
+    base price year, from its fitted growth model (its median path when not ``uncertain``)."""
+    lead = year0 - spec.base_price_year
+    if lead < 0:
+        raise ValueError(f"cost set {spec.name!r} is calibrated to {spec.base_price_year}, after "
+                         f"the contract's year 0 ({year0}): calibrate to an earlier year")
+    gm = spec.growth
+    if not uncertain:
+        step = gm.level + gm.deviation.get(spec.growth_area, 0.0)
+        g = np.exp(step * np.arange(1, lead + n_years + 1))[None, :].repeat(n_paths, axis=0)
+    else:
+        g = gm.simulate(spec.growth_area, lead + n_years, n_paths, seed + 11)
+    return g[:, lead:lead + n_years]
+
+
 def simulate_costs(demand: DemandPaths, spec: CostSpec, seed: int = 0,
                    uncertain: bool = True) -> CostPaths:
     """Cost of every demand path in every contract year (``demand.years`` are the contract
@@ -414,20 +494,24 @@ def simulate_costs(demand: DemandPaths, spec: CostSpec, seed: int = 0,
     year0 = demand.years[0] - 1
     rng = np.random.default_rng(seed)
     weekly0 = np.array([spec.weekly_in_year0(g, year0) for g in groups])  # [G]
-    f = year_factors(spec, groups, year0, Y)  # [Y, G]
+    f = year_factors(spec, groups, year0, Y)[None, :, :]  # [1, Y, G]
+    # case management is indexed at the default uplift
+    fd = ((1 + spec.indexation["default"]) ** np.arange(1, Y + 1)
+          * (1 - spec.efficiency) ** np.arange(1, Y + 1))[None, :]
+    cm0 = (1 + spec.indexation["default"]) ** (year0 - spec.base_price_year)
+    if spec.growth is not None:  # fitted, uncertain growth replaces the fixed uplifts
+        eff = (1 - spec.efficiency) ** np.arange(1, Y + 1)
+        g = growth_paths(spec, year0, Y, P, seed, uncertain) * eff[None, :]  # [P, Y]
+        f, fd, cm0 = g[:, :, None], g, 1.0
     mult = np.ones((P, 1, G))
     if uncertain and spec.unit_cost_cv > 0:
         s2 = np.log(1 + spec.unit_cost_cv**2)
         mult = np.exp(rng.normal(-s2 / 2, np.sqrt(s2), size=(P, 1, G)))
-    placements = demand.child_days * (weekly0 / 7.0)[None, None, :] * f[None, :, :] * mult
-    # case management is indexed at the default uplift
-    fd = ((1 + spec.indexation["default"]) ** np.arange(1, Y + 1)
-          * (1 - spec.efficiency) ** np.arange(1, Y + 1))
-    cm0 = (1 + spec.indexation["default"]) ** (year0 - spec.base_price_year)
+    placements = demand.child_days * (weekly0 / 7.0)[None, None, :] * f * mult
     months = demand.child_days.sum(axis=2) / DAYS_PER_MONTH
     cm = (months * spec.per_child_month + demand.entries * spec.event_costs["entry"]
           + demand.moves * spec.event_costs["placement_move"]
-          + demand.exits * spec.event_costs["exit"]) * cm0 * fd[None, :]
+          + demand.exits * spec.event_costs["exit"]) * cm0 * fd
     overheads = (placements.sum(axis=2) + cm) * spec.overhead_rate
     startup = np.zeros(Y)
     n = min(Y, len(spec.startup))
@@ -445,6 +529,6 @@ def simulate_costs(demand: DemandPaths, spec: CostSpec, seed: int = 0,
             excess = np.maximum(w - base_res, 0.0) * spec.high_cost_weeks
             cell = np.repeat(np.arange(P * Y), counts.reshape(-1))
             high = np.bincount(cell, weights=excess, minlength=P * Y).reshape(P, Y)
-            high *= f[:, groups.index("residential")][None, :] if "residential" in groups \
-                else f[:, 0][None, :]
+            high *= f[:, :, groups.index("residential")] if "residential" in groups \
+                else f[:, :, 0]
     return CostPaths(demand.years, placements, cm, overheads, startup, high)
