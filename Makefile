@@ -25,6 +25,7 @@ bench: $(STAMP)  ## benchmarks (not unit tests; see benchmarks/README.md)
 	$(BIN)/python benchmarks/bench_demand_speed.py
 	$(BIN)/python benchmarks/bench_contract_speed.py
 	$(BIN)/python benchmarks/bench_notebooks.py
+	$(BIN)/python benchmarks/bench_spend_backtest.py
 
 notebooks: $(STAMP)  ## open the notebooks as apps (one at a time: NB=contract_sizing)
 	$(BIN)/marimo run notebooks/$(or $(NB),contract_sizing).py
