@@ -1,7 +1,12 @@
 """Browser tests: serve the notebooks with ``marimo run --headless`` on localhost, open them in
 headless Chromium (Debian's package) with Playwright, move a slider, and check the figure on
 the page changes to what the library computes. Screenshots go to ``$COBIC_SCREENSHOTS``
-(default ``screenshots/`` in the project)."""
+(default ``screenshots/`` in the project).
+
+No fixed waits: each notebook's last cell renders ``<div id="cobic-ready">`` once the cells it
+depends on (the computing and drawing ones) have produced output, with a fresh ``data-run`` on
+every re-run; the tests wait for it (a generous ceiling, not a sleep, failing early if the page
+shows an error), then for every vega chart to hold its drawn svg or canvas."""
 
 from __future__ import annotations
 
@@ -27,6 +32,21 @@ SHOTS = Path(os.environ.get("COBIC_SCREENSHOTS", ROOT / "screenshots"))
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
+READY_TIMEOUT_S = 600  # a ceiling for a busy machine, not a wait
+# the marker is shown, and (after a control moved) is a new one
+_READY_JS = ("(before) => { const m = document.querySelector('#cobic-ready[data-ready=\"1\"]');"
+             " return !!m && m.dataset.run !== before; }")
+# every vega chart on the page (charts live in shadow roots) has drawn its marks
+_DRAWN_JS = """() => {
+  const charts = [];
+  const walk = (root) => root.querySelectorAll('*').forEach((e) => {
+    if (e.classList.contains('vega-embed')) charts.push(e);
+    if (e.shadowRoot) walk(e.shadowRoot);
+  });
+  walk(document);
+  return charts.length > 0 && charts.every((c) => c.querySelector('svg.marks, canvas.marks'));
+}"""
+
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason="Debian chromium not installed (.ci/run installs it)")
 
@@ -38,15 +58,16 @@ def _free_port() -> int:
 
 
 class Served:
-    def __init__(self, name: str):
+    def __init__(self, name: str, args: tuple[str, ...] = ()):
         self.port = _free_port()
         marimo = Path(sys.executable).parent / "marimo"
         self.proc = subprocess.Popen(
             [str(marimo), "run", str(NOTEBOOKS / f"{name}.py"), "--headless", "--host",
-             "127.0.0.1", "--port", str(self.port), "--no-token"],
+             "127.0.0.1", "--port", str(self.port), "--no-token", *(("--", *args) if args
+                                                                     else ())],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
         self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.time() + 60
+        deadline = time.time() + 180
         while time.time() < deadline:
             try:
                 urllib.request.urlopen(self.url, timeout=2)
@@ -79,19 +100,43 @@ def _figure(page, label: str) -> float:
     return float(m.group(1).replace(",", ""))
 
 
+def _ready_run(page) -> str:
+    return page.locator("#cobic-ready").get_attribute("data-run")
+
+
+def _wait_ready(page, before: str | None = None) -> None:
+    """Wait for the notebook's ready marker (a new one if ``before``), then for its charts.
+
+    Fails as soon as the page shows an error rather than at the ceiling.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        try:
+            page.wait_for_function(_READY_JS, arg=before, timeout=5_000, polling=250)
+            break
+        except PlaywrightTimeout:
+            _no_errors(page)
+            assert time.monotonic() < deadline, f"no ready marker in {READY_TIMEOUT_S} s"
+    left = max(deadline - time.monotonic(), 60)
+    page.wait_for_function(_DRAWN_JS, timeout=left * 1000, polling=250)
+
+
 @contextmanager
-def _opened(name: str, wait_for: str):
-    """Serve notebook ``name`` and yield a Chromium page once ``wait_for`` is shown."""
+def _opened(name: str, args: tuple[str, ...] = ()):
+    """Serve notebook ``name`` (with notebook ``args``) and yield a Chromium page once the
+    notebook is ready and its charts are drawn."""
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
-    server = Served(name)
+    server = Served(name, args)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
             page = browser.new_page(viewport={"width": 1280, "height": 2200})
-            page.goto(server.url, timeout=60_000)
-            page.get_by_text(wait_for).first.wait_for(timeout=180_000)
+            page.goto(server.url, timeout=120_000)
+            _wait_ready(page)
             yield page
             browser.close()
     finally:
@@ -99,17 +144,12 @@ def _opened(name: str, wait_for: str):
 
 
 def _move_slider_and_read(name: str, slider: int, label: str, shot: str) -> tuple[float, float]:
-    with _opened(name, label) as page:
-        before = _figure(page, label)
+    with _opened(name) as page:
+        before, run = _figure(page, label), _ready_run(page)
         s = page.get_by_role("slider").nth(slider)
         s.focus()
         s.press("ArrowRight")
-        page.wait_for_function(
-            "([label, before]) => { const m = document.body.innerText.match("
-            "new RegExp(label.replace(/[()]/g, '\\\\$&') + '\\\\s*GBP ([\\\\d,.]+)m'));"
-            " return m && parseFloat(m[1].replace(/,/g, '')) !== before; }",
-            arg=[label, before], timeout=120_000)
-        time.sleep(1.0)  # let the charts finish drawing for the screenshot
+        _wait_ready(page, before=run)  # the cells downstream of the slider have re-run
         after = _figure(page, label)
         _no_errors(page)
         page.screenshot(path=str(SHOTS / shot), full_page=True)
@@ -147,13 +187,18 @@ def test_contract_sizing_slider_in_the_browser():
     assert after > before
 
 
-@pytest.mark.parametrize(("name", "text"), [("demand_explorer", "This area's backtest"),
-                                            ("forecast_validation", "Accuracy gate")])
-def test_other_notebooks_render_in_the_browser(name, text):
+# forecast validation backtests the whole DfE panel (about a minute idle, minutes on a busy
+# machine); in the browser it runs 2 origins x 2 horizons x 200 paths (users get the full one)
+SMALL_BACKTEST = ("--origins=2021,2022", "--horizons=1,2", "--paths=200")
+
+
+@pytest.mark.parametrize(("name", "args", "text"), [
+    ("demand_explorer", (), "This area's backtest"),
+    ("forecast_validation", SMALL_BACKTEST, "Accuracy gate")])
+def test_other_notebooks_render_in_the_browser(name, args, text):
     """The analysts' notebooks load, compute and draw their charts in the browser."""
-    with _opened(name, text) as page:
-        page.locator(".vega-embed").first.wait_for(timeout=60_000)
-        time.sleep(1.0)
+    with _opened(name, args) as page:
+        assert page.get_by_text(text).first.is_visible()
         assert page.locator(".vega-embed").count() >= 1
         _no_errors(page)
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)

@@ -85,3 +85,49 @@ def test_demo_headline_equals_the_library(demo):
     pv = (sched["capitation"].to_numpy() / 1.02**k / 1.035 ** (k - 1)).sum()
     assert demo.headline["total capitation, present value (GBP m)"] == round(pv / 1e6, 2)
     assert sched.height == 7
+
+
+def _hidden_per_relation(df: pl.DataFrame, relations) -> list[int]:
+    return [sum(df[c][r] == "c" for r, c in rel) for rel in relations]
+
+
+def _demo_relations(tables: dict[str, pl.DataFrame]) -> dict[str, list]:
+    """Every set of printed cells tied by a sum, per table (written out here, independently)."""
+    fc = tables["forecast"].with_row_index("i")
+    rels = {"stock_by_placement_group": [[(r, "children") for r in range(
+                tables["stock_by_placement_group"].height)]],
+            "stock_by_age_band": [[(r, "children") for r in range(
+                tables["stock_by_age_band"].height)]],
+            "forecast": [], "flows": [], "data_quality": []}
+    for col in ("mean", "q05", "q10", "q50", "q90", "q95"):
+        for other in ("age_band", "placement_group"):
+            for _, part in fc.filter(pl.col(other) == "all").group_by("period"):
+                rels["forecast"].append([(r, col) for r in part["i"].to_list()])
+    fl = tables["flows"]
+    for r in range(fl.height):
+        rels["flows"].append([(r, c) for c in ("stock_start", "entries", "exits", "stock_end")])
+        if r:
+            rels["flows"].append([(r - 1, "stock_end"), (r, "stock_start")])
+    rels["data_quality"] = [[(r, c) for c in ("read", "kept", "merged", "dropped")]
+                            for r in range(tables["data_quality"].height)]
+    return rels
+
+
+def test_demo_suppressed_cells_cannot_be_recovered_from_totals(demo):
+    tables = {n: pl.read_csv(demo.out_dir / "tables" / f"{n}.csv", infer_schema=False)
+              for n in ("stock_by_placement_group", "stock_by_age_band", "forecast", "flows",
+                        "data_quality")}
+    for name, rels in _demo_relations(tables).items():
+        hidden = _hidden_per_relation(tables[name], rels)
+        assert 1 not in hidden, (name, [rel for rel, h in zip(rels, hidden, strict=True) if h == 1][:2])
+    # independently: secure (4 children) and the next smallest group are hidden, and the
+    # day's stock they add up to is printed (so 2 unknowns remain after subtraction)
+    data = read_ssda903(fixtures_dir() / "synthetic_la")
+    counts = dict(derive.stock_totals(data, "placement_group").iter_rows())
+    smallest = sorted(counts, key=counts.get)[:2]
+    assert counts[smallest[0]] < 5 <= counts[smallest[1]]
+    shown = dict(tables["stock_by_placement_group"].iter_rows())
+    assert sorted(k for k, v in shown.items() if v == "c") == sorted(smallest)
+    assert int(tables["flows"]["stock_end"][-1]) == sum(counts.values())
+    assert "c" in tables["forecast"]["q50"].to_list()  # small forecast cells exist too
+    assert set(tables["forecast"]["area"].unique()) == {"synthetic_la"}

@@ -22,12 +22,20 @@ from cobic.contract import apply_terms, compare_mechanisms, load_contract
 from cobic.contract.calculator import simulate_contract_costs
 from cobic.costs import DemandPaths, default_unit_costs_path, load_cost_spec
 from cobic.data import derive
+from cobic.data.population import read_population_csv
 from cobic.data.ssda903 import read_ssda903
 from cobic.demand.api import forecast_episodes, series_from_ssda903
 from cobic.paths import fixtures_dir, models_dir
 from cobic.report import charts
-from cobic.report.files import atomic_folder
-from cobic.report.privacy import assert_aggregate, suppress_small
+from cobic.report.files import OutputFolder, check_output_folder, output_folder
+from cobic.report.privacy import (
+    SUPPRESSED,
+    assert_aggregate,
+    carry_relations,
+    row_relations,
+    suppress_linked,
+    suppress_with_totals,
+)
 from cobic.report.workbook import write_workbook
 
 __all__ = ["DemoResult", "run_demo", "STEPS"]
@@ -70,12 +78,16 @@ def _svg(chart) -> str:
     return f'<img alt="chart" src="data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()}"/>'
 
 
-def run_demo(out_dir: Path | str = "cobic-demo-output", episodes: Path | None = None,
+def run_demo(out_dir: Path | str | OutputFolder = "cobic-demo-output",
+             episodes: Path | None = None,
              progress: Callable[[str], None] | None = None, n_paths: int = 1000,
              seed: int = 1) -> DemoResult:
-    """Run the demo and write its outputs into ``out_dir`` (replaced whole, atomically)."""
+    """Run the demo and write its outputs into ``out_dir`` through the one writer
+    (:mod:`cobic.report.files`: a user's files there are never deleted or overwritten)."""
     t0 = time.perf_counter()
-    out_dir = Path(out_dir)
+    target = out_dir if isinstance(out_dir, OutputFolder) else check_output_folder(
+        out_dir, inputs=(episodes,))
+    out_dir = target.path
     tick = progress or (lambda _s: None)
     src = Path(episodes) if episodes is not None else fixtures_dir() / "synthetic_la"
 
@@ -92,7 +104,7 @@ def run_demo(out_dir: Path | str = "cobic-demo-output", episodes: Path | None = 
     pop_file = src / "population.csv" if src.is_dir() else None
     pop = None
     if pop_file is not None and pop_file.exists():
-        pop = pl.read_csv(pop_file).group_by("year").agg(pl.col("population").sum())
+        pop = read_population_csv(pop_file)
     paths = forecast_episodes(data, "stockflow", horizon=8, n_paths=n_paths, seed=seed,
                               population=pop, area=src.name)
     forecast = paths.forecast_table()
@@ -122,21 +134,15 @@ def run_demo(out_dir: Path | str = "cobic-demo-output", episodes: Path | None = 
     }
 
     tick(STEPS[5])
-    counts = ["stock_start", "entries", "exits", "stock_end", "moves"]
     tables = {
-        "data_quality": suppress_small(quality, ["read", "kept", "merged", "dropped",
-                                                 "changed"]),
-        "flows": suppress_small(flows, counts),
-        "stock_by_placement_group": suppress_small(by_group, ["children"]),
-        "stock_by_age_band": suppress_small(by_band, ["children"]),
-        "forecast": suppress_small(forecast, ["mean", "q05", "q10", "q50", "q90", "q95"]),
+        **_suppressed_counts(quality, flows, by_group, by_band, forecast),
         "contract_schedule": schedule, "contract_summary": summary, "contract_risk": risk,
         "mechanisms": mechanisms,
     }
     for name, df in tables.items():
         assert_aggregate(df, name)
-    headline = _headline(data, flows, paths, priced, schedule, summary)
-    with atomic_folder(out_dir) as tmp:
+    headline = _headline(data, tables["flows"], paths, priced, schedule, summary)
+    with output_folder(target, "demo") as tmp:
         (tmp / "tables").mkdir()
         (tmp / "charts").mkdir()
         for name, df in tables.items():
@@ -151,14 +157,40 @@ def run_demo(out_dir: Path | str = "cobic-demo-output", episodes: Path | None = 
     return DemoResult(out_dir, out_dir / "report.html", headline, time.perf_counter() - t0)
 
 
+def _suppressed_counts(quality, flows, by_group, by_band, forecast) -> dict[str, pl.DataFrame]:
+    """The count tables with primary and secondary suppression (:mod:`cobic.report.privacy`).
+
+    The groups and bands on the last 31 March add up to that day's stock, printed in the
+    flows table and the headline; flows balance within a year (start + entries - exits = end)
+    and carry over (end = next start); rows read = kept + merged + dropped.
+    """
+    balance = ["stock_start", "entries", "exits", "stock_end"]
+    flow_rels = row_relations(flows, balance) + carry_relations(flows, "stock_end",
+                                                                "stock_start")
+    quality_rels = row_relations(quality, ["read", "kept", "merged", "dropped"])
+    return {
+        "data_quality": suppress_linked(quality, ["read", "kept", "merged", "dropped",
+                                                  "changed"], quality_rels),
+        "flows": suppress_linked(flows, [*balance, "moves"], flow_rels,
+                                 keep=[(flows.height - 1, "stock_end")]),
+        "stock_by_placement_group": suppress_with_totals(by_group, ["children"],
+                                                         "placement_group"),
+        "stock_by_age_band": suppress_with_totals(by_band, ["children"], "age_band"),
+        "forecast": suppress_with_totals(forecast, ["mean", "q05", "q10", "q50", "q90", "q95"],
+                                         ["placement_group", "age_band"], by=["period"]),
+    }
+
+
 def _headline(data, flows, paths, priced, schedule, summary) -> dict:
     last = flows.tail(1).row(0, named=True)
+    stock = last["stock_end"]
     in5 = paths.total()[0][:, 4]
     q10, q50, q90 = (int(round(float(v))) for v in np.quantile(in5, [0.1, 0.5, 0.9]))
     outlay = summary.filter(pl.col("measure") == "commissioner_outlay").row(0, named=True)
     margin = summary.filter(pl.col("measure") == "provider_margin").row(0, named=True)
     return {
-        "children looked after on the last 31 March": int(last["stock_end"]),
+        "children looked after on the last 31 March":
+            stock if stock == SUPPRESSED else int(stock),
         f"forecast for 31 March {paths.periods[4]} (median, 80% interval)":
             f"{q50} ({q10}-{q90})",
         "total capitation, nominal (GBP m)": round(float(schedule["capitation"].sum()) / 1e6, 2),
