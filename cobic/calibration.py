@@ -383,7 +383,7 @@ def cost_set_toml(cal: CalibratedCosts, growth: CostGrowth | None,
         'source = "[I] history shows no fall in spend per child (s251 2015-16 to 2024-25)"',
         "",
     ]
-    for g in groups:
+    for g in (*groups, "all"):
         lines += ["[[placement]]", f'placement_group = "{g}"', 'provider = "all"',
                   f"weekly_cost = {cal.weekly_all_in:.2f}", f'price_year = "{fy}"',
                   f'source = "[F] {cal.source}"', ""]

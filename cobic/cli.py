@@ -307,6 +307,19 @@ def _population(path: Path | None) -> pl.DataFrame | None:
     return None if path is None else read_population_csv(path)
 
 
+def _seed(seed: int) -> None:
+    if seed < 0 or seed >= 2 ** 63:
+        _stop(f"--seed must be a whole number from 0 to 2**63 - 1; got {seed}")
+
+
+def _label(area: str | None) -> str | None:
+    """A user's label for outputs: plain text, never a spreadsheet formula."""
+    if area is not None and (not area.strip() or area.strip()[0] in "=+-@" or len(area) > 100):
+        _stop(f"--area {area!r}: give the LA's name (plain text up to 100 characters, not "
+              "starting with = + - or @)")
+    return area
+
+
 def _budget(gib: float) -> float:
     if not (math.isfinite(gib) and 0 < gib <= 1024):
         _stop(f"--memory-budget must be a number of GiB above 0 (at most 1024); got {gib!r}")
@@ -355,6 +368,7 @@ def forecast(
     if panel is not None and area is None:
         _stop("--panel needs --area NAME (an area in the panel).")
     check_request(paths, horizon)
+    _seed(seed)
     budget = _budget(memory_budget)
     sc = parse_scenarios(scenario or [], default_codes().group_names)
     inputs = (_input(episodes, "--episodes", "any"), _input(panel, "--panel"),
@@ -371,7 +385,7 @@ def forecast(
         check_memory(estimate_forecast_bytes(data, model or "stockflow", paths, horizon, sc),
                      budget, "this forecast")
         result = forecast_episodes(data, model or "stockflow", origin, horizon, paths, seed, sc,
-                                   pop, area=area)
+                                   pop, area=_label(area))
     else:
         pn = read_panel(panel)
         check_memory(estimate_forecast_bytes(pn, model or "panel", paths, horizon, sc), budget,
@@ -447,6 +461,7 @@ def backtest(
     chosen, gate_pair = _backtest_models(models, gate, panel is not None, population is not None)
     scheme = _scheme(origins or "2018-2022", horizons or "1-3")
     check_request(paths, max(scheme.horizons))
+    _seed(seed)
     budget = _budget(memory_budget)
     inputs = (_input(episodes, "--episodes", "any"), _input(panel, "--panel"),
               _input(population, "--population"))
@@ -604,6 +619,19 @@ def _read_paths(path: Path) -> pl.DataFrame:
         df = df.with_columns(cast.alias(col))
     if problems:
         raise DataError(problems)
+    key = ["path", "period", "placement_group", *(["measure"] if "measure" in df.columns else [])]
+    dupes = df.with_row_index("_i").filter(pl.struct(key).is_duplicated())
+    if dupes.height:
+        r = dupes.row(0, named=True)
+        raise DataError([Problem(label, "paths-duplicate", f"{dupes.height:,} rows repeat a "
+                                 f"({', '.join(key)}) of another row: each path, year and "
+                                 "group has one value per measure (was the measure column "
+                                 "dropped?)", row=r["_i"] + first_line, column=key[-1])])
+    big = df.filter(pl.col("value") > 1e9)
+    if big.height:
+        raise DataError([Problem(label, "paths-value", "is implausibly large for one LA "
+                                 "(above 1,000,000,000)", column="value",
+                                 value=str(big["value"][0]))])
     n_paths = df["path"].n_unique()
     if n_paths > LIMITS.max_paths:
         raise DataError([Problem(label, "too-many-paths", f"holds {n_paths:,} paths; at most "
@@ -614,11 +642,21 @@ def _read_paths(path: Path) -> pl.DataFrame:
 @app.command()
 @_guarded
 def price(
-    forecast_file: Annotated[Path, typer.Option(
-        "--forecast", help="Paths file from cobic forecast --paths-out (.csv or .parquet).")],
     contract: Annotated[Path, typer.Option(help="Contract terms TOML (models/contracts/).")],
-    costs: Annotated[Path, typer.Option(help="Cost set TOML (models/costs/).")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the tables and workbook.")],
+    forecast_file: Annotated[Path | None, typer.Option(
+        "--forecast", help="Paths file from cobic forecast --paths-out (.csv or .parquet).")
+    ] = None,
+    costs: Annotated[Path | None, typer.Option(help="Cost set TOML (models/costs/).")] = None,
+    area: Annotated[str | None, typer.Option(
+        help="Instead of --forecast and --costs: an area of the panel and the s251 table, "
+        "forecast with the panel model and priced at its own calibrated, growing costs.")
+    ] = None,
+    panel: Annotated[Path | None, typer.Option(help="With --area: the DfE LA panel CSV.")] = None,
+    s251: Annotated[Path | None, typer.Option(
+        "--s251", help="With --area: the s251 outturn table.")] = None,
+    paths: Annotated[int, typer.Option(
+        "--paths", help="With --area: simulated demand paths.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed for costs and indicators.")] = 0,
     force: Annotated[bool, typer.Option(help=_FORCE_HELP)] = False,
 ) -> None:
@@ -627,15 +665,68 @@ def price(
     from cobic.contract.calculator import simulate_contract_costs
     from cobic.costs import DemandPaths, load_cost_spec
 
-    inputs = (_input(forecast_file, "--forecast"), _input(contract, "--contract"),
-              _input(costs, "--costs"))
+    _seed(seed)
+    by_area = area is not None or panel is not None or s251 is not None
+    if by_area == (forecast_file is not None or costs is not None):
+        _stop("Give either --forecast PATHS and --costs TOML, or --area NAME with --panel CSV "
+              "and --s251 CSV.")
+    if by_area:
+        if area is None or panel is None or s251 is None:
+            _stop("--area needs --panel CSV and --s251 CSV")
+        check_request(paths, 1)
+        inputs = (_input(panel, "--panel"), _input(s251, "--s251"),
+                  _input(contract, "--contract"))
+    else:
+        if forecast_file is None or costs is None:
+            _stop("--forecast needs --costs (or give --area with --panel and --s251)")
+        inputs = (_input(forecast_file, "--forecast"), _input(contract, "--contract"),
+                  _input(costs, "--costs"))
     target = check_output_folder(out_dir, inputs=inputs, force=force)
     terms = load_contract(contract)
-    spec = load_cost_spec(costs)
-    demand = DemandPaths.from_table(_read_paths(forecast_file), str(forecast_file))
+    if by_area:
+        demand, spec, source = _area_demand_and_costs(area, panel, s251, terms, paths, seed)
+    else:
+        spec = load_cost_spec(costs)
+        demand = DemandPaths.from_table(_read_paths(forecast_file), str(forecast_file))
+        source = forecast_file
     sim = simulate_contract_costs(demand, spec, terms, seed)
     priced = apply_terms(sim, terms, spec)
-    _write_priced(target, priced, compare_mechanisms(sim, priced), terms, spec, forecast_file)
+    _write_priced(target, priced, compare_mechanisms(sim, priced), terms, spec, source)
+
+
+def _area_demand_and_costs(area: str, panel: Path, s251: Path, terms, n_paths: int, seed: int):
+    """Panel-model demand paths for ``area`` to the contract's last year, and its cost set
+    calibrated to its latest s251 outturn with the fitted growth model."""
+    import tomllib
+
+    from cobic.calibration import calibrate, cost_set_toml, fit_cost_growth, spend_history
+    from cobic.codes import default_codes
+    from cobic.costs import DemandPaths, parse_cost_spec
+    from cobic.data.dfe import read_finance
+    from cobic.demand.api import forecast_panel
+
+    pn = read_panel(panel)
+    history = spend_history(read_finance(s251), pn, str(s251))
+    cal = calibrate(history, area, None, str(s251))
+    growth = fit_cost_growth(history, cal.year)
+    spec = parse_cost_spec(tomllib.loads(cost_set_toml(cal, growth, default_codes().group_names)),
+                           f"{area} calibrated to s251 {cal.year - 1}-{cal.year % 100:02d}")
+    origin = int(pn.series(area).filter(pl.col("cla_31mar").is_not_null())["year"].max())
+    horizon = terms.years[-1] - origin
+    if terms.years[0] <= origin or horizon > LIMITS.max_horizon:
+        _stop(f"the contract's years {terms.years[0]}-{terms.years[-1]} must start after the "
+              f"panel's last year ({origin}) and end within {LIMITS.max_horizon} years of it")
+    paths = forecast_panel(pn, area, "panel", origin, horizon, n_paths, seed)
+    k = terms.years[0] - origin - 1  # forecast years before the contract's first
+    d = DemandPaths.from_stock(paths.periods, paths.values[0, :, :, 0])
+    demand = dataclasses.replace(d, years=d.years[k:], child_days=d.child_days[:, k:],
+                                 entries=d.entries[:, k:], exits=d.exits[:, k:],
+                                 moves=d.moves[:, k:])
+    out.print(f"{area}: {n_paths:,} demand paths from the panel model (origin {origin}); costs "
+              f"calibrated to s251 {cal.year - 1}-{cal.year % 100:02d} (GBP "
+              f"{cal.weekly_all_in:,.0f} a week all in), growth fitted on {growth.n_obs} "
+              "area-years.")
+    return demand, spec, f"the panel model for {area}"
 
 
 def _write_priced(target, priced, mechanisms: pl.DataFrame, terms, spec, source) -> None:
@@ -708,9 +799,9 @@ def _schedule_year(path: Path, year: int, length: int) -> tuple[float, float]:
     vals = []
     for col in ("capitation", "expected_child_days"):
         v = row[col].cast(pl.Float64, strict=False).item()
-        if v is None or not math.isfinite(v) or v < 0:
+        if v is None or not math.isfinite(v) or v < 0 or v > 1e11:
             raise DataError([Problem(str(path), "schedule-value", "must be a finite number, not "
-                                     "negative", row=row[LINE].item(), column=col,
+                                     "negative, at most 1e11", row=row[LINE].item(), column=col,
                                      value=row[col].item())])
         vals.append(float(v))
     return vals[0], vals[1]
@@ -723,8 +814,8 @@ def settle(
     priced_dir: Annotated[Path, typer.Option(
         "--priced", help="Folder written by cobic price (its schedule.csv).")],
     actuals: Annotated[Path, typer.Option(
-        help="The year's actuals TOML: contract_year, [child_days], entries, exits, moves, "
-        "actual_cost (optional), [indicators].")],
+        help="The year's actuals TOML: contract_year, entries, exits, moves, actual_cost "
+        "(optional), and tables child_days and indicators.")],
     costs: Annotated[Path | None, typer.Option(
         help="Cost set TOML, to cost the activity when actual_cost is not given.")] = None,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write the ledger (CSV).")] = None,

@@ -32,10 +32,11 @@ from cobic.specs import known as _known
 from cobic.specs import number, read_toml, shown, table, table_list, text
 
 __all__ = ["CostSpec", "DemandPaths", "CostPaths", "load_cost_spec", "load_unit_costs",
-           "cost_per_year", "growth_paths", "LINES",
+           "cost_per_year", "growth_paths", "LINES", "parse_cost_spec",
            "default_unit_costs_path", "simulate_costs", "fy_end_year", "DAYS_PER_MONTH"]
 
 DAYS_PER_MONTH = 365.25 / 12
+MAX_WEEKLY = 100_000.0  # GBP a week: the dearest placements reported cost under half this
 _TOP = {"name", "currency", "note", "base_price_year", "placement", "provider_mix",
         "case_management", "overheads", "indexation", "efficiency", "uncertainty", "startup",
         "includes", "growth"}
@@ -126,7 +127,8 @@ def _placement_row(src: str, i: int, r, groups: tuple[str, ...]) -> dict:
         raise SpecError(src, f"{key}.placement_group",
                         f"{r['placement_group']!r} is not one of {groups}")
     fy_end_year(r["price_year"], f"{key}.price_year", src)
-    return {**r, "weekly_cost": _number(src, f"{key}.weekly_cost", r["weekly_cost"])}
+    return {**r, "weekly_cost": _number(src, f"{key}.weekly_cost", r["weekly_cost"], 0.0,
+                                        MAX_WEEKLY)}
 
 
 def _uncertainty(src: str, raw) -> dict[str, float]:
@@ -159,9 +161,13 @@ def load_cost_spec(path: Path | str, codes: CodeSets | None = None) -> CostSpec:
         Naming the file and key, echoing the value: unreadable file, unknown key, wrong type,
         a number that is not finite or out of range, inconsistent placement rows.
     """
+    return parse_cost_spec(read_toml(path), str(path), codes)
+
+
+def parse_cost_spec(raw: dict, src: str = "cost set", codes: CodeSets | None = None) -> CostSpec:
+    """A cost set from its parsed TOML (``src`` names it in errors); see :func:`load_cost_spec`."""
     codes = codes or default_codes()
-    src = str(path)
-    raw = _known(src, "", read_toml(path), _TOP)
+    raw = _known(src, "", raw, _TOP)
     groups = (*codes.group_names, "all")
     base = fy_end_year(raw.get("base_price_year", "2024-25"), "base_price_year", src)
     indexation = _indexation(src, raw.get("indexation", {"default": 0.0}), groups)

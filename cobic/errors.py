@@ -6,7 +6,22 @@ user fixes a file once, not once per problem.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# values that look like a child's identifiers are never echoed, whatever column they are in
+_UPN = re.compile(r"^[A-Z]\d{11}[0-9A-Z]$", re.I)
+_POSTCODE = re.compile(r"^[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}$", re.I)
+
+
+def shown_value(value: str) -> str:
+    """``value`` as a message may show it: a UPN or postcode is withheld."""
+    v = value.strip()
+    if _UPN.match(v):
+        return "<withheld: looks like a UPN>"
+    if _POSTCODE.match(v):
+        return "<withheld: looks like a postcode>"
+    return repr(value)
 
 __all__ = ["Problem", "DataError", "SpecError"]
 
@@ -32,7 +47,7 @@ class Problem:
             where += f", line {self.row}"
         if self.column is not None:
             where += f", column {self.column}"
-        shown = "" if self.value is None else f" (value {self.value!r})"
+        shown = "" if self.value is None else f" (value {shown_value(str(self.value))})"
         return f"{where}: [{self.rule}] {self.message}{shown}"
 
 

@@ -216,3 +216,32 @@ def test_spend_backtest_cases_and_metrics(files):
     assert m["n"].to_list() == [32, 32]
     # DAYS_PER_YEAR is the convention DfE's unit costs follow
     assert DAYS_PER_YEAR == 365.25
+
+
+def test_price_an_area_from_published_tables_in_one_command(files, tmp_path, history):
+    from typer.testing import CliRunner
+
+    from cobic.cli import app
+    from cobic.paths import models_dir
+
+    panel, s251 = files
+    out = tmp_path / "leeds"
+    res = CliRunner().invoke(app, ["price", "--area", "Leeds", "--panel", str(panel), "--s251",
+                                   str(s251), "--contract",
+                                   str(models_dir() / "contracts" / "cobic_5yr.toml"),
+                                   "--paths", "300", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    sched = pl.read_csv(out / "schedule.csv")
+    assert sched["financial_year"].to_list()[0] == "2026-27"
+    # by hand: 2024-25 outturn grown two years at the fitted level, times the change in
+    # children (the panel forecast stays within a few % of the last count)
+    spend = _raw(s251, "Leeds", "TotalLACFinance", "2024-25")
+    gm = fit_cost_growth(history, 2025)
+    rough = spend * math.exp(2 * (gm.level + gm.deviation["Leeds"]))
+    assert 0.85 < sched["expected_cost"][0] / rough < 1.2
+    res = CliRunner().invoke(app, ["price", "--area", "Camden", "--panel", str(panel),
+                                   "--s251", str(s251), "--contract",
+                                   str(models_dir() / "contracts" / "cobic_5yr.toml"),
+                                   "--out", str(tmp_path / "camden")])
+    assert res.exit_code == 2 and "Camden" in res.output and "Leeds" in res.output
+    assert not (tmp_path / "camden").exists()

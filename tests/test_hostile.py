@@ -198,6 +198,15 @@ def _dates_to(ws: Path, fmt: Callable[[str], str]) -> None:
         p.write_text(pat.sub(lambda m: fmt(m.group(0)), p.read_text()))
 
 
+def _keep_one_child(ws: Path) -> None:
+    """The LA cut down to its first child (in every year's files)."""
+    child = _rows(_last(ws / "la", "episodes"))[1].split(",")[0]
+    for p in (ws / "la").glob("*.csv"):
+        rows = _rows(p)
+        p.write_text("\n".join([rows[0], *[r for r in rows[1:] if r.split(",")[0] == child]])
+                     + "\n")
+
+
 def _iso(d: str) -> str:
     return f"{d[6:10]}-{d[3:5]}-{d[0:2]}"
 
@@ -485,6 +494,46 @@ CASES = [
          setup=_edit_schedule("capitation", "nan")),
     Case("settle-five-year-priced-under-seven-year", _with(SETTLE, "--contract",
                                                            "cobic_7yr.toml"), "contract has 7"),
+    # ---- found by a new user's probe (each was exit 0, an OOM kill or a leak)
+    Case("forecast-panel-origin-0", ["forecast", "--panel", "panel.csv", "--area", "Camden",
+                                     "--model", "naive", "--origin", "0", "--out", "new.csv"],
+         "origin 0"),
+    Case("forecast-one-child-la", _with(FORECAST_LA, "--paths", "100") + ["--horizon", "3"],
+         "entrants|too little|cannot forecast", setup=lambda ws: _keep_one_child(ws)),
+    Case("ssda903-one-typo-names-its-line", **_validate_la(
+        lambda ws: _set(_last(ws / "la", "episodes"), 3, "DECOM", "01/01/2099"),
+        r"line 3, column DECOM")),
+    Case("ssda903-upn-in-the-sex-column", **_validate_la(
+        lambda ws: _set(_last(ws / "la", "header"), 3, "SEX", "Z602560257806"), "SEX",
+        absent=("Z602560257806",))),
+    Case("ssda903-postcode-in-the-dob-column", **_validate_la(
+        lambda ws: _set(_last(ws / "la", "header"), 3, "DOB", "SW1A 1AA"), "DOB",
+        absent=("SW1A 1AA",))),
+    Case("price-costs-weekly-7-billion", PRICE, "weekly_cost", setup=lambda ws: (
+        ws / "england_2024_25.toml").write_text(re.sub(
+            r"weekly_cost = [0-9.]+", "weekly_cost = 7.65e9",
+            (ws / "england_2024_25.toml").read_text(), count=1))),
+    Case("price-paths-measure-dropped", _with(PRICE, "--forecast", "nomeasure.parquet"),
+         "repeat", setup=lambda ws: pl.read_parquet(ws / "paths.parquet").drop("measure")
+         .write_parquet(ws / "nomeasure.parquet")),
+    Case("settle-child-days-1e12", SETTLE, "child_days", setup=lambda ws: (
+        ws / "actuals.toml").write_text(_actuals(
+            "contract_year = 1\nentries = 1\nexits = 1\nmoves = 1\n"
+            "[child_days]\nfostering = 1e12\n"))),
+    Case("settle-indicator-890-percent", SETTLE, "indicators", setup=lambda ws: (
+        ws / "actuals.toml").write_text(_actuals(
+            "contract_year = 1\nentries = 1\nexits = 1\nmoves = 1\n"
+            "[child_days]\nfostering = 16000\n").replace("= 60.0", "= 890.0", 1))),
+    Case("settle-schedule-capitation-1e300", SETTLE, "capitation",
+         setup=_edit_schedule("capitation", "1e300")),
+    Case("forecast-junk-manifest", _with(FORECAST_LA, "--out", "mine/f.csv"),
+         "not a cobic manifest", setup=lambda ws: (ws / "mine" / ".cobic-manifest.json")
+         .write_text("my notes\n")),
+    Case("forecast-seed-negative", FORECAST_LA + ["--seed", "-1"], "--seed"),
+    Case("forecast-area-formula", FORECAST_LA + ["--area", '=HYPERLINK("http://x","y")'],
+         "--area"),
+    Case("forecast-out-name-too-long", _with(FORECAST_LA, "--out", "x" * 300 + ".csv"),
+         "longer than 255"),
     Case("synth-population-nan", ["synth", "--out", "s", "--population", "nan"],
          "--population"),
     Case("synth-years-0", ["synth", "--out", "s", "--years", "0"], "--years"),

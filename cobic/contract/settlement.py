@@ -38,6 +38,13 @@ _ACTUALS = {"contract_year", "child_days", "entries", "exits", "moves", "actual_
             "indicators"}
 
 
+# Plausibility bounds on one LA's year (England has about 83,000 children in care: 30m
+# child-days and 35,000 entries a year; spend GBP 9bn): anything above is a typo.
+MAX_CHILD_DAYS = 366.0 * 200_000
+MAX_EVENTS = 1_000_000.0
+MAX_MONEY = 1e11
+
+
 def load_actuals(path: Path | str, terms: ContractTerms) -> Actuals:
     """Read a year's actuals TOML (``contract_year``, ``[child_days]`` by group, ``entries``,
     ``exits``, ``moves``, optional ``actual_cost``, ``[indicators]`` by name).
@@ -55,11 +62,12 @@ def load_actuals(path: Path | str, terms: ContractTerms) -> Actuals:
     cd = table(src, "child_days", raw.get("child_days"))
     if not cd:
         raise SpecError(src, "child_days", "needs child-days by placement group")
-    days = {g: number(src, f"child_days.{g}", v, 0.0) for g, v in cd.items()}
+    days = {g: number(src, f"child_days.{g}", v, 0.0, MAX_CHILD_DAYS) for g, v in cd.items()}
     inds = _indicator_values(src, table(src, "indicators", raw.get("indicators", {})), terms)
-    counts = {k: number(src, k, raw.get(k, 0), 0.0) for k in ("entries", "exits", "moves")}
+    counts = {k: number(src, k, raw.get(k, 0), 0.0, MAX_EVENTS)
+              for k in ("entries", "exits", "moves")}
     cost = raw.get("actual_cost")
-    cost = None if cost is None else number(src, "actual_cost", cost, 0.0)
+    cost = None if cost is None else number(src, "actual_cost", cost, 0.0, MAX_MONEY)
     return Actuals(y, days, counts["entries"], counts["exits"], counts["moves"], cost, inds)
 
 
@@ -73,7 +81,10 @@ def _indicator_values(src: str, inds: dict, terms: ContractTerms) -> dict[str, f
     missing = names - set(inds)
     if missing:
         raise SpecError(src, "indicators", f"no value for {sorted(missing)}")
-    return {k: number(src, f"indicators.{k}", v) for k, v in inds.items()}
+    # an indicator named as a percentage "(%)" lies in 0-100
+    return {k: number(src, f"indicators.{k}", v, *((0.0, 100.0) if k.rstrip().endswith("(%)")
+                                                   else (None, None)))
+            for k, v in inds.items()}
 
 
 def _cost_at_unit_costs(a: Actuals, costs: CostSpec, terms: ContractTerms) -> tuple[float, list]:

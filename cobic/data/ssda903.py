@@ -309,8 +309,12 @@ def _infer_year_label(raw_eps: dict[int, pl.DataFrame], files, year_label: str) 
         return year_label
     votes = {}
     for y, df in raw_eps.items():  # unreadable dates are ignored here and reported later
-        latest = df.select(parse_date(pl.col("DECOM")).max()).item()
-        votes[y] = "starting" if (latest is not None and latest > year_end(y)) else "ending"
+        # a file named by its starting year holds episodes starting in the year after
+        # 31 March y; one or two stray dates (a typo such as 2099) do not decide it, and
+        # dates beyond the following year are left to the decom-after-year rule
+        d = df.select(parse_date(pl.col("DECOM")).alias("d"))["d"]
+        nxt = ((d > year_end(y)) & (d <= year_end(y + 1))).sum()
+        votes[y] = "starting" if nxt >= max(1, 0.02 * d.len()) else "ending"
     kinds = set(votes.values())
     if len(kinds) > 1:
         raise DataError([Problem(str(files[y]["episodes"]), "year-label",

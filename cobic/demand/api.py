@@ -57,7 +57,7 @@ def forecast_panel(panel: Panel, area: str, model: str = "panel", origin: int | 
                          f"{SERIES_MODELS} (stockflow needs SSDA903 episodes)")
     panel.series(area)  # KeyError naming close matches if unknown
     years_all = sorted(panel.table["year"].unique().to_list())
-    origin = origin or years_all[-1]
+    origin = years_all[-1] if origin is None else origin
     if origin not in years_all:
         raise ValueError(f"origin {origin} is outside the panel's years {years_all[0]}-"
                          f"{years_all[-1]}")

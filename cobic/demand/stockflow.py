@@ -22,6 +22,7 @@ Scenarios (:class:`cobic.demand.scenarios.Scenario`) change the fitted rates bef
 
 from __future__ import annotations
 
+import math
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -42,6 +43,7 @@ from cobic.data.dates import (
 )
 from cobic.data.ssda903 import SSDA903
 from cobic.demand.base import Paths, register
+from cobic.demand.limits import LIMITS, ResourceLimitError, format_bytes
 
 __all__ = ["StockFlow", "FittedStockFlow", "truncate", "AGE_CUTS", "DURATION_CUTS"]
 
@@ -430,12 +432,15 @@ class FittedStockFlow:
         by_dur = np.zeros((1, P, horizon, 3))  # days under 6 months, 6-12 months, 12+ in care
         band_names = ("under 1", "1-4", "5-9", "10-15", "16-17")
         bands = {b: np.zeros((1, P, horizon)) for b in band_names}
+        followed = float(P * n0)
         for hi, year in enumerate(periods):
             ys, ye = day_number(year_start(year)), day_number(year_end(year)) + 1
             # ---- entrants this year
             lam_band = self._entry_lambda(ent, year)  # [P, band]
             if sc is not None:
                 lam_band = sc.adjust_entries(lam_band, year, self.origin)
+            followed += float(lam_band.sum())
+            _check_entrants(lam_band, followed, P, year)
             n_new = rng.poisson(lam_band)  # [P, band]
             if sc is not None and sc.extra_uasc:
                 n_new[:, 4] += rng.poisson(sc.extra_uasc * np.ones(P))
@@ -538,6 +543,21 @@ class FittedStockFlow:
             lam = lam * np.exp(ent[:, N_AB:N_AB + 1] * (year - self.origin))
         pop = self.future_population.get(year, float(self.population[-1]))
         return lam * pop
+
+
+def _check_entrants(lam_band: np.ndarray, followed: float, n_paths: int, year: int) -> None:
+    """Refuse, before allocating them, entrants whose number would pass the memory budget
+    (an entry rate fitted on too little data can imply millions of children a year)."""
+    est = LIMITS.base_bytes + followed * LIMITS.stockflow_bytes_per_child_path
+    if not np.isfinite(lam_band).all() or est > LIMITS.memory_budget_bytes:
+        per_path = lam_band.sum(axis=1) if lam_band.size else np.zeros(1)
+        top = float(np.nanmax(per_path)) if np.isfinite(per_path).any() else math.inf
+        raise ResourceLimitError(
+            f"stockflow: the fitted entry rates imply up to {top:,.0f} entrants a year on some "
+            f"paths by {year} (median {float(np.nanmedian(per_path)):,.0f}; the simulation "
+            f"would need over {format_bytes(est)}): the "
+            "returns hold too little history to fit entries reliably (thin age bands or very "
+            "few children); try a series model (--model naive or drift) or fewer paths")
 
 
 _NEVER = np.iinfo(np.int32).max

@@ -60,12 +60,29 @@ def _read_manifest(folder: Path) -> dict[str, dict]:
     return files if isinstance(files, dict) else {}
 
 
+def _check_manifest(folder: Path) -> None:
+    m = folder / MANIFEST
+    if (m.exists() or m.is_symlink()) and not _is_manifest(m):
+        raise OutputError(f"{m} exists and is not a cobic manifest: cobic never overwrites it. "
+                          "Move it away, or write to another folder.")
+
+
 def _write_manifest(folder: Path, entries: dict[str, dict]) -> None:
+    _check_manifest(folder)
     files = {**_read_manifest(folder), **entries}
     text = json.dumps({"tool": "cobic", "note": "files cobic wrote here; cobic replaces only "
                        "these, and only while unchanged", "files": dict(sorted(files.items()))},
                       indent=1) + "\n"
     _replace_with(folder / MANIFEST, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def _is_manifest(path: Path) -> bool:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(raw, dict) and raw.get("tool") == "cobic" and isinstance(
+        raw.get("files"), dict)
 
 
 def _ownership(folder: Path, rel: str) -> str:
@@ -160,6 +177,8 @@ def check_output_file(path: Path | str, *, inputs: Iterable[Path | str | None] =
         Naming the path and the rule.
     """
     p = _resolved(path)
+    if len(p.name.encode()) > 255:
+        raise OutputError(f"{what}: the file name is longer than 255 bytes")
     if p.is_dir():
         raise OutputError(f"{what} {path} is a folder: give a file name, e.g. {p / 'out'}"
                           f"{suffixes[0] if suffixes else '.csv'}")
@@ -168,6 +187,7 @@ def check_output_file(path: Path | str, *, inputs: Iterable[Path | str | None] =
     _check_not_input(p, inputs, what)
     _check_parent(p.parent, what, path)
     _refuse_existing(p, _ownership(p.parent, p.name), force)
+    _check_manifest(p.parent)
     return OutputFile(p, force)
 
 
@@ -210,6 +230,8 @@ def check_output_folder(path: Path | str, *, inputs: Iterable[Path | str | None]
         Naming the path and the rule.
     """
     p = _resolved(path)
+    if len(p.name.encode()) > 255:
+        raise OutputError(f"{what}: the folder name is longer than 255 bytes")
     where = _protected(p)
     if where:
         raise OutputError(f"{what} {path} is {where}: give a new folder for the outputs, "
@@ -218,6 +240,8 @@ def check_output_folder(path: Path | str, *, inputs: Iterable[Path | str | None]
         raise OutputError(f"{what} {path} is a file, not a folder: give a folder name")
     _check_not_input(p, inputs, what)
     _check_parent(p.parent, what, path)
+    if p.is_dir():
+        _check_manifest(p)
     if p.is_dir() and not force:
         others = _foreign_files(p)
         if others:
