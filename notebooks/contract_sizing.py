@@ -234,11 +234,15 @@ def _(mechanisms, mo, risk, schedule, summary, write_workbook):
 
 @app.cell
 def _(distribution_view, headline, mo, schedule_view):
-    # the page's "ready" marker, which the browser tests wait for: it depends on the cells
-    # above that compute and draw, so it is rendered only after they have produced output
+    # the page's "ready" marker, which the browser tests wait for: it uses the results of the
+    # cells above that compute and draw, so marimo renders it after their output, with a new
+    # run id each time they re-run
     from uuid import uuid4 as _uuid4
 
-    mo.Html(f'<div id="cobic-ready" data-ready="1" data-run="{_uuid4().hex}"></div>')
+    _after = (distribution_view, headline, schedule_view)
+    _run = _uuid4().hex
+    mo.Html(f'<div id="cobic-ready" data-ready="1" data-run="{_run}" style="display:none">'
+            f"ready {_run}</div>")
     return
 
 

@@ -117,11 +117,15 @@ def _(mo, pl, result):
 
 @app.cell
 def _(gate_failures, mo, worst):
-    # the page's "ready" marker, which the browser tests wait for: it depends on the cells
-    # above that compute and draw, so it is rendered only after they have produced output
+    # the page's "ready" marker, which the browser tests wait for: it uses the results of the
+    # cells above that compute and draw, so marimo renders it after their output, with a new
+    # run id each time they re-run
     from uuid import uuid4 as _uuid4
 
-    mo.Html(f'<div id="cobic-ready" data-ready="1" data-run="{_uuid4().hex}"></div>')
+    _after = (gate_failures, worst)
+    _run = _uuid4().hex
+    mo.Html(f'<div id="cobic-ready" data-ready="1" data-run="{_run}" style="display:none">'
+            f"ready {_run}</div>")
     return
 
 

@@ -199,6 +199,8 @@ def test_other_notebooks_render_in_the_browser(name, args, text):
     """The analysts' notebooks load, compute and draw their charts in the browser."""
     with _opened(name, args) as page:
         assert page.get_by_text(text).first.is_visible()
+        if args:  # the notebook read its arguments: the paths slider starts at --paths
+            assert page.get_by_role("slider").first.get_attribute("aria-valuenow") == "200"
         assert page.locator(".vega-embed").count() >= 1
         _no_errors(page)
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
