@@ -145,14 +145,25 @@ def _poisson_glm(y: np.ndarray, X: np.ndarray, exposure: np.ndarray, prior_days:
     keep = exposure > 0
     # drop columns with no exposure at all (e.g. an age band the data never has)
     used = np.array([X[keep, j].any() for j in range(X.shape[1])])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = sm.GLM(y[keep], X[keep][:, used], family=sm.families.Poisson(),
-                     offset=np.log(exposure[keep])).fit()
     beta = np.zeros(X.shape[1])
     cov = np.zeros((X.shape[1], X.shape[1]))
-    beta[used] = res.params
-    cov[np.ix_(used, used)] = res.cov_params()
+    params = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = sm.GLM(y[keep], X[keep][:, used], family=sm.families.Poisson(),
+                         offset=np.log(exposure[keep])).fit()
+        params, pcov = np.asarray(res.params), np.asarray(res.cov_params())
+    except (ValueError, np.linalg.LinAlgError):
+        pass
+    if params is None or not (np.isfinite(params).all() and np.isfinite(pcov).all()):
+        # a fit that diverges (e.g. cells with no events) falls back, deterministically, to
+        # the overall rate in every cell, with the overall rate's Poisson uncertainty
+        beta[0] = np.log(overall)
+        cov[0, 0] = 1.0 / max(y.sum(), 1.0)
+        return beta, cov
+    beta[used] = params
+    cov[np.ix_(used, used)] = pcov
     return beta, cov
 
 
