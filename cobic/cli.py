@@ -225,7 +225,7 @@ def _print_panel_summary(p) -> pl.DataFrame:
     out.print(_table(p.markers.group_by("marker", "meaning", "column").agg(rows=pl.len())
                      .sort("marker", "column"), "Markers replaced by nulls"))
     out.print(_table(p.reorganisations, "Series that start or stop (reorganisations)"))
-    warnings = list(getattr(p, "warnings", ()) or ())
+    warnings = list(p.warnings)
     for w in warnings[:50]:
         err.print(f"  warning: {w}", highlight=False, markup=False)
     if len(warnings) > 50:

@@ -25,6 +25,7 @@ the one backtest loop (:func:`cobic.demand.backtest.run_backtest`). In the same 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import replace
@@ -33,7 +34,7 @@ import numpy as np
 import polars as pl
 
 from cobic.calibration import DAYS_PER_YEAR, calibrate, fit_cost_growth, spend_history
-from cobic.costs import DemandPaths, load_cost_spec, simulate_costs
+from cobic.costs import DemandPaths, default_unit_costs_path, load_cost_spec, simulate_costs
 from cobic.data.dfe import Panel, complete_series
 from cobic.demand.backtest import BacktestResult, EvaluationScheme, run_backtest
 from cobic.demand.base import SeriesHistory, get_model
@@ -79,20 +80,19 @@ def _panel_history(panel: Panel, areas: list[str]) -> SeriesHistory:
     return SeriesHistory.from_panel(panel, areas=sorted(set(peers) | set(areas)), years=years)
 
 
+@functools.cache
+def _default_spec():
+    return load_cost_spec(default_unit_costs_path())
+
+
 def _default_cost(origin: int, england_weekly: float, stock: np.ndarray) -> np.ndarray:
     """Today's default route at ``origin``: England's weekly unit cost of the origin year in
     the default cost set (fixed uplift, efficiency, case management, overheads)."""
-    spec = load_cost_spec_default()
-    spec = replace(spec, weekly={"all": england_weekly}, base_price_year=origin, startup=())
+    spec = replace(_default_spec(), weekly={"all": england_weekly}, base_price_year=origin,
+                   startup=())
     years = tuple(range(origin + 1, origin + 1 + stock.shape[1]))
     demand = DemandPaths.from_stock(years, stock)
     return simulate_costs(demand, spec, uncertain=False).total
-
-
-def load_cost_spec_default():
-    from cobic.costs import default_unit_costs_path
-
-    return load_cost_spec(default_unit_costs_path())
 
 
 def _forecasters(o_cache: Callable[[int, int], _Origin], truth: pl.DataFrame

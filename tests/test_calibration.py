@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import math
+import tomllib
 
 import numpy as np
 import polars as pl
@@ -19,7 +20,13 @@ from cobic.calibration import (
     spend_history,
 )
 from cobic.codes import default_codes
-from cobic.costs import DemandPaths, growth_paths, load_cost_spec, simulate_costs
+from cobic.costs import (
+    DemandPaths,
+    growth_paths,
+    load_cost_spec,
+    parse_cost_spec,
+    simulate_costs,
+)
 from cobic.data.dfe import read_finance, read_panel
 from cobic.demand.backtest import EvaluationScheme
 from cobic.errors import DataError, SpecError
@@ -69,21 +76,11 @@ def test_birmingham_by_hand_from_the_raw_rows(files, history):
 def _cost_through_the_cost_model(cal, days: float) -> float:
     """The cost of ``days`` child-days in the calibration year through the package's own cost
     model (written cost set, loaded back, no growth: year 1 = the calibration year)."""
-    spec = load_cost_spec_text(cost_set_toml(cal, None, default_codes().group_names))
+    spec = parse_cost_spec(tomllib.loads(cost_set_toml(cal, None, default_codes().group_names)))
     demand = DemandPaths((cal.year,), ("fostering",), np.array([[[days]]]), np.zeros((1, 1)),
                          np.zeros((1, 1)), np.zeros((1, 1)), None, None)
     spec = dataclasses.replace(spec, base_price_year=cal.year - 1)  # year 0 = the year before
     return float(simulate_costs(demand, spec, uncertain=False).total[0, 0])
-
-
-def load_cost_spec_text(text: str, tmp=None):
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as d:
-        p = Path(d) / "c.toml"
-        p.write_text(text)
-        return load_cost_spec(p)
 
 
 def test_calibration_reproduces_every_areas_s251_spend_within_1pct(files, history):

@@ -29,8 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["OutputError", "MANIFEST", "OutputFile", "OutputFolder", "check_output_file",
-           "check_output_folder", "write_file", "output_folder", "check_distinct",
-           "atomic_folder"]
+           "check_output_folder", "write_file", "output_folder", "check_distinct"]
 
 MANIFEST = ".cobic-manifest.json"
 _TMP_TAG = ".cobic-tmp-"
@@ -117,6 +116,14 @@ def _resolved(p: Path | str) -> Path:
     return Path(os.path.abspath(os.path.expanduser(str(p))))
 
 
+def _named(path: Path | str, what: str, kind: str) -> Path:
+    """``path`` resolved; its last component must fit a file system's 255-byte limit."""
+    p = _resolved(path)
+    if len(p.name.encode()) > 255:
+        raise OutputError(f"{what}: the {kind} name is longer than 255 bytes")
+    return p
+
+
 def _inside(child: Path, parent: Path) -> bool:
     return child == parent or parent in child.parents
 
@@ -176,9 +183,7 @@ def check_output_file(path: Path | str, *, inputs: Iterable[Path | str | None] =
     OutputError
         Naming the path and the rule.
     """
-    p = _resolved(path)
-    if len(p.name.encode()) > 255:
-        raise OutputError(f"{what}: the file name is longer than 255 bytes")
+    p = _named(path, what, "file")
     if p.is_dir():
         raise OutputError(f"{what} {path} is a folder: give a file name, e.g. {p / 'out'}"
                           f"{suffixes[0] if suffixes else '.csv'}")
@@ -229,9 +234,7 @@ def check_output_folder(path: Path | str, *, inputs: Iterable[Path | str | None]
     OutputError
         Naming the path and the rule.
     """
-    p = _resolved(path)
-    if len(p.name.encode()) > 255:
-        raise OutputError(f"{what}: the folder name is longer than 255 bytes")
+    p = _named(path, what, "folder")
     where = _protected(p)
     if where:
         raise OutputError(f"{what} {path} is {where}: give a new folder for the outputs, "
@@ -357,11 +360,3 @@ def output_folder(out: OutputFolder | Path | str, command: str = "cobic") -> Ite
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-
-
-@contextmanager
-def atomic_folder(out_dir: Path | str, force: bool = False,
-                  command: str = "cobic") -> Iterator[Path]:
-    """:func:`output_folder` on a path checked by :func:`check_output_folder`."""
-    with output_folder(check_output_folder(out_dir, force=force), command) as tmp:
-        yield tmp
