@@ -201,7 +201,7 @@ def _(area_backtest, forecast_summary, mo):
     from uuid import uuid4 as _uuid4
 
     _after = (area_backtest, forecast_summary)
-    _run = _uuid4().hex
+    _run = _uuid4().hex.translate(str.maketrans("0123456789", "ghijklmnop"))  # no digits: never an id
     mo.Html(f'<div id="cobic-ready" data-ready="1" data-run="{_run}" style="display:none">'
             f"ready {_run}</div>")
     return

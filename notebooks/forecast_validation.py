@@ -123,7 +123,7 @@ def _(gate_failures, mo, worst):
     from uuid import uuid4 as _uuid4
 
     _after = (gate_failures, worst)
-    _run = _uuid4().hex
+    _run = _uuid4().hex.translate(str.maketrans("0123456789", "ghijklmnop"))  # no digits: never an id
     mo.Html(f'<div id="cobic-ready" data-ready="1" data-run="{_run}" style="display:none">'
             f"ready {_run}</div>")
     return
