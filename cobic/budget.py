@@ -3,7 +3,9 @@ units, against the baseline, and what each lever contributes (a waterfall).
 
 Demand levers (entry shock, prevention, longer stays, placement-mix shift) change the
 simulated demand, which is simulated once per setting and cached; money levers (price
-inflation by group, efficiency) only re-cost the cached demand, which is instant.
+inflation by group, or cost growth fitted to the s251 history; efficiency) only re-cost the
+cached demand, which is instant. :meth:`BudgetModel.band` gives the P10-P90 band of each
+year's cost over the demand paths and, with fitted growth, the cost-growth paths.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import polars as pl
 
-from cobic.costs import CostSpec, DemandPaths, simulate_costs
+from cobic.calibration import CostGrowth
+from cobic.costs import CostSpec, DemandPaths, simulate_costs, with_growth
 from cobic.demand.scenarios import Scenario, parse_scenarios
 from cobic.demand.stockflow import FittedStockFlow
 
@@ -36,6 +39,7 @@ class Levers:
     residential_inflation: float | None = None  # annual uplift (None: the cost set's)
     other_inflation: float | None = None
     efficiency: float | None = None
+    fitted_growth: bool = False  # cost growth fitted to s251 history instead of the uplifts
 
     def scenario(self) -> Scenario:
         pieces = []
@@ -49,7 +53,15 @@ class Levers:
             pieces.append(f"mix=residential>fostering:{self.residential_to_fostering * 100:.4f}%")
         return parse_scenarios(pieces)
 
-    def costs(self, base: CostSpec) -> CostSpec:
+    def costs(self, base: CostSpec, growth: tuple[CostGrowth, str] | None = None) -> CostSpec:
+        """The cost set these levers price with: ``base`` with its uplifts and efficiency
+        replaced where set, or with the fitted ``growth`` (model, area) when
+        ``fitted_growth``."""
+        if self.fitted_growth:
+            if growth is None:
+                raise ValueError("fitted cost growth asked for, but no growth model was given")
+            eff = 0.0 if self.efficiency is None else self.efficiency
+            return with_growth(base, *growth, efficiency=eff)
         idx = dict(base.indexation)
         if self.residential_inflation is not None:
             idx["residential"] = self.residential_inflation
@@ -62,7 +74,8 @@ class Levers:
         return replace(base, indexation=idx, efficiency=eff)
 
     def only(self, names: tuple[str, ...]) -> Levers:
-        """These levers, with the others at their baseline."""
+        """These levers, with the others at their baseline (on the same price basis: fixed
+        uplifts or fitted growth)."""
         keep = {
             "entry shock": ("entry_shock", "entry_shock_year"),
             "prevention": ("prevention", "prevention_year"),
@@ -71,7 +84,7 @@ class Levers:
             "price inflation": ("residential_inflation", "other_inflation"),
             "efficiency": ("efficiency",),
         }
-        out = Levers()
+        out = Levers(fitted_growth=self.fitted_growth)
         for n in names:
             out = replace(out, **{f: getattr(self, f) for f in keep[n]})
         return out
@@ -81,8 +94,10 @@ class BudgetModel:
     """A fitted demand model and a cost set; budgets for any levers, with demand cached."""
 
     def __init__(self, fitted: FittedStockFlow, costs: CostSpec, years: tuple[int, ...],
-                 n_paths: int = 300, seed: int = 1):
+                 n_paths: int = 300, seed: int = 1,
+                 growth: tuple[CostGrowth, str] | None = None):
         self.fitted, self.base_costs, self.years = fitted, costs, tuple(years)
+        self.growth = growth
         self.n_paths, self.seed = n_paths, seed
         self._demand: dict[tuple, DemandPaths] = {}
 
@@ -99,12 +114,23 @@ class BudgetModel:
 
     def cost_by_year(self, levers: Levers) -> np.ndarray:
         """Expected cost per year (mean over paths), GBP nominal."""
-        c = simulate_costs(self.demand(levers), levers.costs(self.base_costs), seed=self.seed,
-                           uncertain=False)
+        c = simulate_costs(self.demand(levers), levers.costs(self.base_costs, self.growth),
+                           seed=self.seed, uncertain=False)
         return c.total.mean(axis=0)
 
+    def band(self, levers: Levers, quantiles=(0.1, 0.5, 0.9)) -> pl.DataFrame:
+        """Each year's cost over the paths, with unit-cost and (with ``fitted_growth``)
+        cost-growth uncertainty: mean and the ``quantiles`` (columns ``p10 p50 p90``)."""
+        c = simulate_costs(self.demand(levers), levers.costs(self.base_costs, self.growth),
+                           seed=self.seed, uncertain=True).total
+        qs = np.quantile(c, quantiles, axis=0)
+        return pl.DataFrame({
+            "financial_year": [f"{y - 1}-{y % 100:02d}" for y in self.years],
+            "mean": c.mean(axis=0),
+            **{f"p{round(q * 100)}": v for q, v in zip(quantiles, qs, strict=True)}})
+
     def budget(self, levers: Levers) -> pl.DataFrame:
-        base = self.cost_by_year(Levers())
+        base = self.cost_by_year(Levers(fitted_growth=levers.fitted_growth))
         scen = self.cost_by_year(levers)
         return pl.DataFrame({
             "financial_year": [f"{y - 1}-{y % 100:02d}" for y in self.years],

@@ -50,7 +50,7 @@ from cobic.data.dfe import Panel
 from cobic.errors import DataError, Problem
 
 __all__ = ["DAYS_PER_YEAR", "MIN_GROWTH_YEARS", "spend_history", "CalibratedCosts", "cost_set_toml",
-           "calibrate", "CostGrowth", "fit_cost_growth"]
+           "calibrate", "CostGrowth", "fit_cost_growth", "growth_toml", "growth_lines"]
 
 DAYS_PER_YEAR = 365.25
 MIN_GROWTH_YEARS = 3  # years of spend a growth model needs (two growth observations)
@@ -388,16 +388,33 @@ def cost_set_toml(cal: CalibratedCosts, growth: CostGrowth | None,
                   f"weekly_cost = {cal.weekly_all_in:.2f}", f'price_year = "{fy}"',
                   f'source = "[F] {cal.source}"', ""]
     if growth is not None:
-        lines += [
-            "# Fitted growth of spend per child-day (log points a year), standard errors beside:",
-            "# see cobic/calibration.py; cobic costs prints the whole fit.",
-            "[growth]", f'area = "{cal.area}"', f"origin = {growth.origin}",
-            f"level = {growth.level:.6g}", f"level_se = {growth.level_se:.6g}",
-            f"step_sd = {growth.step_sd:.6g}", f"noise_sd = {growth.noise_sd:.6g}",
-            f"theta = {growth.theta:.6g}",
-            f"deviation = {_toml_map(growth.deviation)}",
-            f"deviation_se = {_toml_map(growth.deviation_se)}",
-            f"last_innovation = {_toml_map(growth.last_innovation)}",
-            f'source = "pooled s251 growth model, {growth.n_obs} area-years up to {_fy(growth.origin)}"',
-            ""]
+        lines += growth_lines(growth, cal.area)
     return "\n".join(lines)
+
+
+def growth_lines(growth: CostGrowth, area: str) -> list[str]:
+    """The ``[growth]`` table of a cost set (TOML lines) for ``area``."""
+    return [
+        "# Fitted growth of spend per child-day (log points a year), standard errors beside:",
+        "# see cobic/calibration.py; cobic costs prints the whole fit.",
+        "[growth]", f'area = "{area}"', f"origin = {growth.origin}",
+        f"level = {growth.level:.6g}", f"level_se = {growth.level_se:.6g}",
+        f"step_sd = {growth.step_sd:.6g}", f"noise_sd = {growth.noise_sd:.6g}",
+        f"theta = {growth.theta:.6g}",
+        f"deviation = {_toml_map(growth.deviation)}",
+        f"deviation_se = {_toml_map(growth.deviation_se)}",
+        f"last_innovation = {_toml_map(growth.last_innovation)}",
+        f'source = "pooled s251 growth model, {growth.n_obs} area-years up to '
+        f'{_fy(growth.origin)}"',
+        ""]
+
+
+def growth_toml(growth: CostGrowth, area: str, source: str) -> str:
+    """A TOML holding only a fitted ``[growth]`` model (``cobic costs --growth-out``), which
+    :func:`cobic.costs.load_growth` reads and :func:`cobic.costs.with_growth` applies to any
+    cost set priced in the growth model's origin year."""
+    return "\n".join([
+        f"# Cost growth of {area}'s spend per child-day, fitted by cobic on {source}",
+        f"# (section 251 outturn, pooled over its areas, up to {_fy(growth.origin)}).",
+        f'name = "cost growth fitted to s251 history ({area})"',
+        f'base_price_year = "{_fy(growth.origin)}"', "", *growth_lines(growth, area)])

@@ -648,6 +648,10 @@ def price(
         "--forecast", help="Paths file from cobic forecast --paths-out (.csv or .parquet).")
     ] = None,
     costs: Annotated[Path | None, typer.Option(help="Cost set TOML (models/costs/).")] = None,
+    growth: Annotated[Path | None, typer.Option(
+        help="With --costs: a fitted cost growth (cobic costs --growth-out, or the shipped "
+        "models/costs/growth_england_2024_25.toml) replacing the cost set's fixed uplifts "
+        "and efficiency.")] = None,
     area: Annotated[str | None, typer.Option(
         help="Instead of --forecast and --costs: an area of the panel and the s251 table, "
         "forecast with the panel model and priced at its own calibrated, growing costs.")
@@ -663,10 +667,12 @@ def price(
     """Price a contract on forecast paths: per year and per path, summaries, mechanisms."""
     from cobic.contract import apply_terms, compare_mechanisms, load_contract
     from cobic.contract.calculator import simulate_contract_costs
-    from cobic.costs import DemandPaths, load_cost_spec
+    from cobic.costs import DemandPaths, load_cost_spec, load_growth, with_growth
 
     _seed(seed)
     by_area = area is not None or panel is not None or s251 is not None
+    if growth is not None and (by_area or costs is None):
+        _stop("--growth goes with --costs (with --area the calibrated costs grow as fitted)")
     if by_area == (forecast_file is not None or costs is not None):
         _stop("Give either --forecast PATHS and --costs TOML, or --area NAME with --panel CSV "
               "and --s251 CSV.")
@@ -681,12 +687,16 @@ def price(
             _stop("--forecast needs --costs (or give --area with --panel and --s251)")
         inputs = (_input(forecast_file, "--forecast"), _input(contract, "--contract"),
                   _input(costs, "--costs"))
+        if growth is not None:
+            inputs += (_input(growth, "--growth"),)
     target = check_output_folder(out_dir, inputs=inputs, force=force)
     terms = load_contract(contract)
     if by_area:
         demand, spec, source = _area_demand_and_costs(area, panel, s251, terms, paths, seed)
     else:
         spec = load_cost_spec(costs)
+        if growth is not None:
+            spec = with_growth(spec, *load_growth(growth))
         demand = DemandPaths.from_table(_read_paths(forecast_file), str(forecast_file))
         source = forecast_file
     sim = simulate_contract_costs(demand, spec, terms, seed)
@@ -863,17 +873,28 @@ def costs(
     out_file: Annotated[Path | None, typer.Option(
         "--out", help="Write the calibrated cost set (TOML) here; cobic price reads it.")
     ] = None,
+    growth_out: Annotated[Path | None, typer.Option(
+        "--growth-out", help="Write only the fitted cost growth (TOML) here; cobic price "
+        "--growth applies it to any cost set priced in that year.")] = None,
     force: Annotated[bool, typer.Option(help=_FORCE_HELP)] = False,
 ) -> None:
     """Calibrate an LA's all-in cost of a child-day to its own s251 outturn and fit the growth
     of that cost from the s251 history (estimates and standard errors printed)."""
-    from cobic.calibration import calibrate, cost_set_toml, fit_cost_growth, spend_history
+    from cobic.calibration import (
+        calibrate,
+        cost_set_toml,
+        fit_cost_growth,
+        growth_toml,
+        spend_history,
+    )
     from cobic.codes import default_codes
     from cobic.data.dfe import read_finance
 
     inputs = (_input(panel, "--panel"), _input(s251, "--s251"))
-    target = (check_output_file(out_file, inputs=inputs, suffixes=(".toml",), force=force)
-              if out_file is not None else None)
+    target, growth_target = (
+        check_output_file(f, inputs=inputs, suffixes=(".toml",), force=force)
+        if f is not None else None for f in (out_file, growth_out))
+    check_distinct(target, growth_target)
     history = spend_history(read_finance(s251), read_panel(panel), str(s251))
     cal = calibrate(history, area, year, str(s251))
     growth = fit_cost_growth(history, cal.year)
@@ -891,6 +912,10 @@ def costs(
         text = cost_set_toml(cal, growth, default_codes().group_names)
         write_file(target, lambda p: p.write_text(text, encoding="utf-8"), "costs")
         out.print(f"Calibrated cost set written to {out_file}")
+    if growth_target is not None:
+        gtext = growth_toml(growth, area, Path(s251).name)
+        write_file(growth_target, lambda p: p.write_text(gtext, encoding="utf-8"), "costs")
+        out.print(f"Fitted cost growth written to {growth_out}")
 
 
 @app.command()

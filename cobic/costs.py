@@ -16,7 +16,7 @@ the efficiency factor. Everything is array maths over paths x years x groups.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,8 @@ from cobic.specs import number, read_toml, shown, table, table_list, text
 
 __all__ = ["CostSpec", "DemandPaths", "CostPaths", "load_cost_spec", "load_unit_costs",
            "cost_per_year", "growth_paths", "LINES", "parse_cost_spec",
-           "default_unit_costs_path", "simulate_costs", "fy_end_year", "DAYS_PER_MONTH"]
+           "default_unit_costs_path", "simulate_costs", "fy_end_year", "DAYS_PER_MONTH",
+           "load_growth", "with_growth", "default_growth_path"]
 
 DAYS_PER_MONTH = 365.25 / 12
 MAX_WEEKLY = 100_000.0  # GBP a week: the dearest placements reported cost under half this
@@ -55,6 +56,12 @@ def cost_per_year(total: float, years: float) -> float:
 
 def default_unit_costs_path() -> Path:
     return models_dir() / "costs" / "england_2024_25.toml"
+
+
+def default_growth_path() -> Path:
+    """The shipped cost-growth model: fitted by ``cobic costs --growth-out`` on the s251
+    history of England and 15 LAs to 2024-25 (the growth of England's spend per child-day)."""
+    return models_dir() / "costs" / "growth_england_2024_25.toml"
 
 
 def fy_end_year(price_year: str, key: str = "price_year", src: str = "") -> int:
@@ -237,6 +244,44 @@ def _growth(src: str, raw, base: int) -> tuple[CostGrowth | None, str]:
                        year_effects=pl.DataFrame({"year": [], "estimate": [], "se": []}),
                        theta=theta, last_innovation=maps["last_innovation"])
     return model, area
+
+
+def load_growth(path: Path | str) -> tuple[CostGrowth, str]:
+    """A fitted cost-growth model and the area it is for, from a TOML holding a ``[growth]``
+    table (a calibrated cost set, or a file from ``cobic costs --growth-out``).
+
+    Raises
+    ------
+    SpecError
+        Naming the file and key: no ``[growth]`` table, unknown keys, values out of range.
+    """
+    src = str(path)
+    raw = _known(src, "", read_toml(path), _TOP)
+    if "growth" not in raw:
+        raise SpecError(src, "growth", "is required: this file holds no fitted cost growth")
+    g = table(src, "growth", raw["growth"])
+    origin = int(_number(src, "growth.origin", g.get("origin", 0), 1990, 2200))
+    model, area = _growth(src, g, origin)
+    return model, area
+
+
+def with_growth(spec: CostSpec, growth: CostGrowth, area: str,
+                efficiency: float = 0.0) -> CostSpec:
+    """``spec`` with its fixed uplifts replaced by the fitted, uncertain ``growth`` of
+    ``area`` (see :func:`growth_paths`), and ``efficiency`` (default 0: the s251 history shows
+    no fall in spend per child).
+
+    Raises
+    ------
+    ValueError
+        The growth model starts in another year than the cost set's base price year.
+    """
+    if growth.origin != spec.base_price_year:
+        raise ValueError(f"cost growth fitted to {growth.origin - 1}-{growth.origin % 100:02d} "
+                         f"cannot uprate {spec.name!r}, whose prices are "
+                         f"{spec.base_price_year - 1}-{spec.base_price_year % 100:02d}")
+    return replace(spec, growth=growth, growth_area=area, efficiency=efficiency,
+                   name=f"{spec.name}, growth fitted to s251 history ({area})")
 
 
 def _to_base(amount: float, price_year: int, rate: float, base: int) -> float:
@@ -508,7 +553,7 @@ def simulate_costs(demand: DemandPaths, spec: CostSpec, seed: int = 0,
     if spec.growth is not None:  # fitted, uncertain growth replaces the fixed uplifts
         eff = (1 - spec.efficiency) ** np.arange(1, Y + 1)
         g = growth_paths(spec, year0, Y, P, seed, uncertain) * eff[None, :]  # [P, Y]
-        f, fd, cm0 = g[:, :, None], g, 1.0
+        f, fd, cm0 = np.broadcast_to(g[:, :, None], (P, Y, G)), g, 1.0
     mult = np.ones((P, 1, G))
     if uncertain and spec.unit_cost_cv > 0:
         s2 = np.log(1 + spec.unit_cost_cv**2)

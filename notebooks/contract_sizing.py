@@ -7,12 +7,20 @@ app = marimo.App(width="medium", app_title="cobic: contract sizing")
 @app.cell
 def _():
     import marimo as mo
+    import numpy as np
     import polars as pl
 
     from cobic.contract import apply_terms, compare_mechanisms, load_contract
     from cobic.contract.calculator import simulate_contract_costs
     from cobic.contract.presets import sizing_terms
-    from cobic.costs import DemandPaths, default_unit_costs_path, load_cost_spec
+    from cobic.costs import (
+        DemandPaths,
+        default_growth_path,
+        default_unit_costs_path,
+        load_cost_spec,
+        load_growth,
+        with_growth,
+    )
     from cobic.data.ssda903 import read_ssda903
     from cobic.demand.api import forecast_episodes
     from cobic.paths import fixtures_dir, models_dir
@@ -24,17 +32,21 @@ def _():
         apply_terms,
         charts,
         compare_mechanisms,
+        default_growth_path,
         default_unit_costs_path,
         fixtures_dir,
         forecast_episodes,
         load_contract,
         load_cost_spec,
+        load_growth,
         mo,
         models_dir,
+        np,
         pl,
         read_ssda903,
         simulate_contract_costs,
         sizing_terms,
+        with_growth,
         write_workbook,
     )
 
@@ -47,7 +59,9 @@ def _(mo):
     Size a 5-7 year COBIC contract for the embedded synthetic local authority: the capitation
     at a chosen point of the cost distribution, the incentive share, the gain/risk-share bands
     and the quality gate. Demand (1,000 `stockflow` paths) and costs are simulated once; moving
-    a control re-prices the contract only.
+    a control re-prices the contract only. Costs grow either as fitted to the section 251
+    history of England and 15 LAs (2015-16 to 2024-25; uncertain, so every figure carries
+    cost-growth risk) or at the cost set's fixed uplifts.
     """)
     return
 
@@ -55,27 +69,51 @@ def _(mo):
 @app.cell
 def _(
     DemandPaths,
+    default_growth_path,
     default_unit_costs_path,
     fixtures_dir,
     forecast_episodes,
     load_contract,
     load_cost_spec,
+    load_growth,
     models_dir,
     read_ssda903,
     simulate_contract_costs,
+    with_growth,
 ):
     # the expensive part, once: forecast 8 years and cost the 7 contract years that follow
     data = read_ssda903(fixtures_dir() / "synthetic_la")
     base_terms = load_contract(models_dir() / "contracts" / "cobic_7yr.toml")
-    cost_spec = load_cost_spec(default_unit_costs_path())
+    _costs = load_cost_spec(default_unit_costs_path())
     paths = forecast_episodes(data, "stockflow", horizon=8, n_paths=1000, seed=1,
                               area="synthetic LA")
     from dataclasses import replace as _replace
 
     base_terms = _replace(base_terms, first_year=paths.periods[0] + 1)
-    simulated = simulate_contract_costs(DemandPaths.from_paths(paths), cost_spec, base_terms,
-                                        seed=1)
-    return base_terms, cost_spec, simulated
+    _demand = DemandPaths.from_paths(paths)
+    _fitted = with_growth(_costs, *load_growth(default_growth_path()))
+    cost_bases = {
+        "fitted to s251 history": (_fitted, simulate_contract_costs(_demand, _fitted,
+                                                                    base_terms, seed=1)),
+        "fixed uplifts (cost set)": (_costs, simulate_contract_costs(_demand, _costs,
+                                                                     base_terms, seed=1)),
+    }
+    return base_terms, cost_bases
+
+
+@app.cell
+def _(cost_bases, mo):
+    cost_basis = mo.ui.dropdown(list(cost_bases), value=list(cost_bases)[0],
+                                label="cost growth")
+    cost_basis
+    return (cost_basis,)
+
+
+@app.cell
+def _(cost_basis):
+    # the cost basis as a plain value (tests override this)
+    cost_growth = cost_basis.value
+    return (cost_growth,)
 
 
 @app.cell
@@ -144,10 +182,11 @@ def price_contract(
     base_terms,
     compare_mechanisms,
     contract_inputs,
-    cost_spec,
-    simulated,
+    cost_bases,
+    cost_growth,
     sizing_terms,
 ):
+    cost_spec, simulated = cost_bases[cost_growth]
     terms = sizing_terms(base_terms, **contract_inputs)
     window = simulated.first_years(terms.length)
     priced = apply_terms(window, terms, cost_spec)
@@ -159,7 +198,7 @@ def price_contract(
 
 
 @app.cell
-def show_headline(mo, pl, priced, schedule, summary, terms):
+def show_headline(cost_growth, mo, pl, priced, schedule, summary, terms):
     total_cap = float(schedule["capitation"].sum())
     total_pv = float(schedule["capitation_pv"].sum())
     margin = summary.filter(pl.col("measure") == "provider_margin")
@@ -173,7 +212,8 @@ def show_headline(mo, pl, priced, schedule, summary, terms):
     }
     mo.md(f"""
     ## {terms.name}: {terms.length} years, basis `{terms.basis}`, capitation at
-    P{round(terms.point * 100)}
+    P{round(terms.point * 100)}; costs growing {'as fitted to the s251 history'
+    if cost_growth.startswith('fitted') else 'at fixed uplifts'}
 
     - Total capitation (nominal): **GBP {total_cap / 1e6:,.2f}m**
     - Total capitation (present value): **GBP {total_pv / 1e6:,.2f}m**
@@ -183,6 +223,25 @@ def show_headline(mo, pl, priced, schedule, summary, terms):
     - Chance the provider hits its loss cap in some year: **{headline['p_loss_cap']:.0%}**
     """)
     return (headline,)
+
+
+@app.cell
+def _(charts, cost_bases, mo, np, pl, terms):
+    def _band(sim):
+        _t = sim.cost[:, :terms.length]
+        _q = np.quantile(_t, [0.1, 0.5, 0.9], axis=0)
+        return pl.DataFrame({"financial_year": [f"{y - 1}-{y % 100:02d}" for y in
+                                                sim.years[:terms.length]],
+                             "p10": _q[0], "p50": _q[1], "p90": _q[2]})
+
+    cost_bands = {name: _band(sim) for name, (_spec, sim) in cost_bases.items()}
+    mo.vstack([
+        mo.md("### The cost the capitation is set against, by year"),
+        mo.ui.altair_chart(charts.cost_band_chart(
+            cost_bands, "Simulated cost by year: median and P10-P90 band (demand, unit-cost "
+            "and cost-growth risk)"), chart_selection=False, legend_selection=False),
+    ])
+    return (cost_bands,)
 
 
 @app.cell

@@ -10,7 +10,7 @@ def _():
     import polars as pl
 
     from cobic.budget import BudgetModel, Levers
-    from cobic.costs import default_unit_costs_path, load_cost_spec
+    from cobic.costs import default_growth_path, default_unit_costs_path, load_cost_spec, load_growth
     from cobic.data.ssda903 import read_ssda903
     from cobic.demand.base import get_model
     from cobic.paths import fixtures_dir
@@ -20,10 +20,12 @@ def _():
         BudgetModel,
         Levers,
         charts,
+        default_growth_path,
         default_unit_costs_path,
         fixtures_dir,
         get_model,
         load_cost_spec,
+        load_growth,
         mo,
         pl,
         read_ssda903,
@@ -37,8 +39,10 @@ def _(mo):
 
     The expected cost of children looked after in the embedded synthetic local authority over
     the next five financial years, under levers stated in natural units, against the baseline
-    forecast. Price and efficiency levers re-cost the cached demand instantly; demand levers
-    simulate new demand once per setting (300 paths) and are cached.
+    forecast. Prices grow either as fitted to the section 251 history of England and 15 LAs
+    (2015-16 to 2024-25: a pooled, uncertain growth model, shown as a P10-P90 band) or at fixed
+    uplifts you set. Price and efficiency levers re-cost the cached demand instantly; demand
+    levers simulate new demand once per setting (300 paths) and are cached.
     """)
     return
 
@@ -46,10 +50,12 @@ def _(mo):
 @app.cell
 def _(
     BudgetModel,
+    default_growth_path,
     default_unit_costs_path,
     fixtures_dir,
     get_model,
     load_cost_spec,
+    load_growth,
     read_ssda903,
 ):
     data = read_ssda903(fixtures_dir() / "synthetic_la")
@@ -57,7 +63,7 @@ def _(
     first = fitted.origin + 2  # the first full financial year after next
     years = tuple(range(first, first + 5))
     budget_model = BudgetModel(fitted, load_cost_spec(default_unit_costs_path()), years,
-                               n_paths=300, seed=1)
+                               n_paths=300, seed=1, growth=load_growth(default_growth_path()))
     return budget_model, years
 
 
@@ -73,22 +79,20 @@ def _(mo, years):
     longer_stays = mo.ui.slider(-20, 30, step=5, value=0, label="stays longer (%)")
     mix = mo.ui.slider(0, 50, step=5, value=0,
                        label="new residential placements moved to fostering (%)")
+    growth_options = {"fitted to s251 history (band)": True, "fixed uplifts": False}
+    price_growth = mo.ui.dropdown(list(growth_options), value=list(growth_options)[0],
+                                  label="price growth")
     res_inflation = mo.ui.slider(0, 12, step=0.5, value=6, label="residential price growth (%/yr)")
     other_inflation = mo.ui.slider(0, 8, step=0.5, value=3, label="other price growth (%/yr)")
-    efficiency = mo.ui.slider(0, 5, step=0.5, value=2, label="efficiency (%/yr)")
-    mo.vstack([
-        mo.md("**Demand**"),
-        mo.hstack([entry_shock, shock_year]), mo.hstack([prevention, prevention_year]),
-        mo.hstack([longer_stays, mix]),
-        mo.md("**Prices**"),
-        mo.hstack([res_inflation, other_inflation, efficiency]),
-    ])
+    efficiency = mo.ui.slider(0, 5, step=0.5, value=0, label="efficiency (%/yr)")
     return (
         efficiency,
         entry_shock,
+        growth_options,
         longer_stays,
         mix,
         other_inflation,
+        price_growth,
         prevention,
         prevention_year,
         res_inflation,
@@ -99,14 +103,45 @@ def _(mo, years):
 
 @app.cell
 def _(
+    efficiency,
+    entry_shock,
+    growth_options,
+    longer_stays,
+    mix,
+    mo,
+    other_inflation,
+    prevention,
+    prevention_year,
+    price_growth,
+    res_inflation,
+    shock_year,
+):
+    # fixed-uplift sliders only when they apply
+    _prices = [price_growth, efficiency]
+    if not growth_options[price_growth.value]:
+        _prices[1:1] = [res_inflation, other_inflation]
+    mo.vstack([
+        mo.md("**Demand**"),
+        mo.hstack([entry_shock, shock_year]), mo.hstack([prevention, prevention_year]),
+        mo.hstack([longer_stays, mix]),
+        mo.md("**Prices**"),
+        mo.hstack(_prices),
+    ])
+    return
+
+
+@app.cell
+def _(
     Levers,
     efficiency,
     entry_shock,
+    growth_options,
     longer_stays,
     mix,
     other_inflation,
     prevention,
     prevention_year,
+    price_growth,
     res_inflation,
     shock_year,
     year_options,
@@ -118,6 +153,7 @@ def _(
         longer_stays=longer_stays.value / 100, residential_to_fostering=mix.value / 100,
         residential_inflation=res_inflation.value / 100,
         other_inflation=other_inflation.value / 100, efficiency=efficiency.value / 100,
+        fitted_growth=growth_options[price_growth.value],
     )
     return (levers,)
 
@@ -126,20 +162,29 @@ def _(
 def compute_budget(budget_model, levers):
     budget = budget_model.budget(levers)
     waterfall = budget_model.waterfall(levers)
-    return budget, waterfall
+    band = budget_model.band(levers)
+    return band, budget, waterfall
 
 
 @app.cell
-def show_budget(budget, charts, mo, pl, waterfall):
+def show_budget(band, budget, charts, levers, mo, pl, waterfall):
     scenario_total = float(budget["scenario"].sum())
     baseline_total = float(budget["baseline"].sum())
+    _basis = ("prices grow as fitted to the s251 history" if levers.fitted_growth
+              else "prices grow at the fixed uplifts set above")
+    _p10, _p90 = float(band["p10"][-1]), float(band["p90"][-1])
     mo.vstack([
         mo.md(f"""
         ## Budget over five years
-        - Scenario budget: **GBP {scenario_total / 1e6:,.2f}m**
-        - Baseline budget: GBP {baseline_total / 1e6:,.2f}m
-        - Difference: **GBP {(scenario_total - baseline_total) / 1e6:+,.2f}m**
+        - Scenario budget: **GBP {scenario_total / 1e6:,.1f}m** (expected; {_basis})
+        - Baseline budget: GBP {baseline_total / 1e6:,.1f}m
+        - Difference: **GBP {(scenario_total - baseline_total) / 1e6:+,.1f}m**
+        - In {band["financial_year"][-1]} the scenario costs GBP {_p10 / 1e6:,.1f}m to
+          GBP {_p90 / 1e6:,.1f}m (P10-P90: demand, unit-cost and cost-growth uncertainty)
         """),
+        mo.ui.altair_chart(charts.cost_band_chart({"scenario": band}, "Scenario cost by year: "
+                                                  "median and P10-P90 band"),
+                           chart_selection=False, legend_selection=False),
         mo.ui.altair_chart(charts.budget_chart(budget), chart_selection=False, legend_selection=False),
         mo.ui.altair_chart(charts.waterfall_chart(waterfall), chart_selection=False, legend_selection=False),
         mo.ui.table(budget.with_columns(pl.exclude("financial_year").round(0)),

@@ -157,14 +157,17 @@ def _move_slider_and_read(name: str, slider: int, label: str, shot: str) -> tupl
 
 
 def test_what_if_budget_slider_in_the_browser():
-    before, after = _move_slider_and_read("what_if_budget", 6, "Scenario budget:",
+    # with fitted cost growth (the default) the fixed-uplift sliders are hidden, so the fifth
+    # slider is efficiency
+    before, after = _move_slider_and_read("what_if_budget", 4, "Scenario budget:",
                                           "what_if_budget.png")
-    # the library, independently: efficiency 2% -> 2.5% (one slider step)
+    # the library, independently: efficiency 0% -> 0.5% (one slider step)
     _, defs = load("what_if_budget").app.run()
     model, levers = defs["budget_model"], defs["levers"]
-    assert before == round(model.budget(levers)["scenario"].sum() / 1e6, 2)
-    moved = replace(levers, efficiency=0.025)
-    assert after == round(model.budget(moved)["scenario"].sum() / 1e6, 2)
+    assert levers.fitted_growth and levers.efficiency == 0
+    assert before == round(model.budget(levers)["scenario"].sum() / 1e6, 1)
+    moved = replace(levers, efficiency=0.005)
+    assert after == round(model.budget(moved)["scenario"].sum() / 1e6, 1)
     assert after < before
 
 
@@ -176,10 +179,11 @@ def test_contract_sizing_slider_in_the_browser():
     from cobic.contract import apply_terms
     from cobic.contract.presets import sizing_terms
 
+    spec, simulated = defs["cost_bases"][defs["cost_growth"]]
+
     def total(point):
         terms = sizing_terms(defs["base_terms"], **{**inputs, "point": point})
-        priced = apply_terms(defs["simulated"].first_years(terms.length), terms,
-                             defs["cost_spec"])
+        priced = apply_terms(simulated.first_years(terms.length), terms, spec)
         return round(priced.capitation.sum() / 1e6, 2)
 
     assert before == total(0.50)

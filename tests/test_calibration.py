@@ -242,3 +242,81 @@ def test_price_an_area_from_published_tables_in_one_command(files, tmp_path, his
                                    "--out", str(tmp_path / "camden")])
     assert res.exit_code == 2 and "Camden" in res.output and "Leeds" in res.output
     assert not (tmp_path / "camden").exists()
+
+
+def _zero_noise_growth(rate: float, origin: int):
+    from cobic.calibration import CostGrowth
+
+    return CostGrowth(origin=origin, level=math.log(1 + rate), level_se=0.0, step_sd=0.0,
+                      noise_sd=0.0, deviation={}, deviation_se={},
+                      year_effects=pl.DataFrame(), theta=0.0)
+
+
+def test_fitted_growth_without_noise_prices_as_a_fixed_uplift_at_that_rate():
+    """Second method: a growth model with no uncertainty at 7% a year must cost every line
+    exactly as the fixed-uplift route with every group (and case management) uprated at 7%
+    and no efficiency, from the base price year through year 0 into the contract years."""
+    from cobic.costs import default_unit_costs_path, with_growth
+
+    base = load_cost_spec(default_unit_costs_path())
+    fixed = dataclasses.replace(
+        base, efficiency=0.0, indexation={g: 0.07 for g in base.indexation},
+        unit_cost_cv=0.0, high_cost_per_year=0.0)
+    grown = with_growth(dataclasses.replace(fixed, indexation={"default": 0.0}),
+                        _zero_noise_growth(0.07, base.base_price_year), "X")
+    rng = np.random.default_rng(3)
+    groups = ("fostering", "residential", "other")
+    years = (2028, 2029, 2030)  # year 0 is 2027: three years after the 2025 base
+    days = rng.uniform(1e3, 5e4, (4, 3, 3))
+    ev = rng.uniform(0, 50, (4, 3))
+    demand = DemandPaths(years=years, groups=groups, child_days=days, entries=ev,
+                         exits=ev * 0.9, moves=ev * 0.4, population=None)
+    a = simulate_costs(demand, fixed, seed=1, uncertain=True)
+    b = simulate_costs(demand, grown, seed=1, uncertain=True)
+    assert np.allclose(a.placements, b.placements, rtol=1e-12)
+    assert np.allclose(a.case_management, b.case_management, rtol=1e-12)
+    assert np.allclose(a.total, b.total, rtol=1e-12)
+    # and by hand for one cell: fostering, path 0, first year = 2025 price x 1.07^3
+    assert b.placements[0, 0, 0] == pytest.approx(days[0, 0, 0] * 765.0 / 7 * 1.07 ** 3)
+
+
+def test_the_shipped_growth_model_is_the_fit_of_the_shared_s251_history(history):
+    """models/costs/growth_england_2024_25.toml is not typed in: refitting the pooled model on
+    the shared s251 table to 2024-25 gives its figures (to the 6 significant figures written)."""
+    from cobic.costs import default_growth_path, load_growth
+
+    shipped, area = load_growth(default_growth_path())
+    refit = fit_cost_growth(history, 2025)
+    assert area == "England" and shipped.origin == 2025
+    for k in ("level", "level_se", "step_sd", "noise_sd", "theta"):
+        assert getattr(shipped, k) == pytest.approx(getattr(refit, k), rel=1e-5, abs=1e-9), k
+    assert shipped.last_innovation["England"] == pytest.approx(
+        refit.last_innovation["England"], rel=1e-5, abs=1e-9)
+    # the level is the mean of the last two years' market-wide growth, by hand from the fit
+    last2 = refit.year_effects.filter(pl.col("year") >= 2024)["estimate"].to_numpy()
+    assert shipped.level == pytest.approx(last2.mean(), rel=1e-5)
+
+
+def test_growth_files_and_mismatched_years_are_refused(tmp_path):
+    from cobic.costs import default_unit_costs_path, load_growth, with_growth
+
+    with pytest.raises(SpecError, match="growth.*no fitted cost growth"):
+        load_growth(default_unit_costs_path())
+    base = load_cost_spec(default_unit_costs_path())
+    with pytest.raises(ValueError, match="cannot uprate"):
+        with_growth(base, _zero_noise_growth(0.05, base.base_price_year - 1), "X")
+
+
+def test_growth_out_writes_a_file_price_accepts(files, tmp_path):
+    from typer.testing import CliRunner
+
+    from cobic.cli import app
+    from cobic.costs import load_growth
+
+    panel, s251 = files
+    out = tmp_path / "g.toml"
+    r = CliRunner().invoke(app, ["costs", "--area", "Leeds", "--panel", str(panel), "--s251",
+                                 str(s251), "--growth-out", str(out)])
+    assert r.exit_code == 0, r.output
+    g, area = load_growth(out)
+    assert area == "Leeds" and g.origin == 2025

@@ -36,11 +36,28 @@ def test_demo_writes_everything(demo):
     assert demo.report.exists() and demo.report.stat().st_size > 50_000
     assert (out / "cobic-demo.xlsx").read_bytes()[:2] == b"PK"
     pngs = sorted((out / "charts").glob("*.png"))
-    assert len(pngs) == 6
+    assert len(pngs) == 7
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
-    assert demo.report.read_text().count("data:image/svg+xml;base64,") == 6
+    assert demo.report.read_text().count("data:image/svg+xml;base64,") == 7
     assert {p.stem for p in (out / "tables").glob("*.csv")} >= {
-        "data_quality", "flows", "forecast", "contract_schedule", "mechanisms"}
+        "data_quality", "flows", "forecast", "contract_schedule", "mechanisms", "cost_growth"}
+
+
+def test_demo_cost_growth_band(demo):
+    """The fitted-growth band by hand: the shipped model's median growth (16.6% a year now)
+    far outruns the cost set's uplifts (3-6% less 2% efficiency), so by the last contract year
+    the fitted median cost exceeds the fixed one by at least the compounded difference of the
+    slowest fixed uplift (6% less 2%), and every band is ordered."""
+    t = pl.read_csv(demo.out_dir / "tables" / "cost_growth.csv")
+    for b in ("fixed", "fitted"):
+        assert (t[f"{b}_p10"] <= t[f"{b}_p50"]).all() and (t[f"{b}_p50"] <= t[f"{b}_p90"]).all()
+    from cobic.costs import default_growth_path, load_growth
+
+    g, _ = load_growth(default_growth_path())
+    years = t.height + 1  # the base price year (2024-25) to the last contract year's lead
+    ratio = t["fitted_p50"][-1] / t["fixed_p50"][-1]
+    assert ratio > (np.exp(g.level) / (1.06 * 0.98)) ** (years - 2)
+    assert "with fitted growth: provider margin mean (GBP m), P(provider loss)" in demo.headline
 
 
 def test_demo_outputs_hold_aggregates_only(demo):

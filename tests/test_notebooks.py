@@ -89,7 +89,8 @@ def test_contract_sizing_matches_the_library(fixture_data):
     inputs = {"length": 6, "basis": "child_day", "point": 0.8, "bedding_in": 2,
               "at_risk": 0.12, "deadband": 0.03, "middle_upper": 0.10, "middle_share": 0.4,
               "outer_share": 0.1, "cap": 0.07, "quality_gate": 0.3}
-    _, defs = load("contract_sizing").app.run(defs={"contract_inputs": inputs})
+    _, defs = load("contract_sizing").app.run(defs={"contract_inputs": inputs,
+                                                    "cost_growth": "fixed uplifts (cost set)"})
     # independently: the same forecast, costs and terms through the library
     paths = forecast_episodes(fixture_data, "stockflow", horizon=8, n_paths=1000, seed=1)
     base = load_contract(models_dir() / "contracts" / "cobic_7yr.toml")
@@ -102,6 +103,48 @@ def test_contract_sizing_matches_the_library(fixture_data):
     assert defs["headline"]["p_loss_cap"] == pytest.approx(priced.hit_loss_cap.any(axis=1).mean())
     assert defs["schedule"].height == 6
     assert defs["schedule"]["at_risk"].to_list()[:2] == [0.0, 0.0]
+
+
+def test_contract_sizing_default_costs_grow_as_fitted(fixture_data):
+    """By default the notebook prices with the shipped fitted cost growth: the library's
+    fitted-growth route gives its headline, and the cost band per year is ordered and wider
+    than with fixed uplifts (growth risk added)."""
+    from cobic.costs import default_growth_path, load_growth, with_growth
+
+    _, defs = load("contract_sizing").app.run()
+    assert defs["cost_growth"] == "fitted to s251 history"
+    paths = forecast_episodes(fixture_data, "stockflow", horizon=8, n_paths=1000, seed=1)
+    base = load_contract(models_dir() / "contracts" / "cobic_7yr.toml")
+    base = replace(base, first_year=paths.periods[0] + 1)
+    spec = with_growth(load_cost_spec(default_unit_costs_path()),
+                       *load_growth(default_growth_path()))
+    sim = simulate_contract_costs(DemandPaths.from_paths(paths), spec, base, seed=1)
+    terms = sizing_terms(base, **defs["contract_inputs"])
+    priced = apply_terms(sim.first_years(terms.length), terms, spec)
+    assert defs["headline"]["total_capitation"] == pytest.approx(priced.capitation.sum())
+    fitted = defs["cost_bands"]["fitted to s251 history"]
+    fixed = defs["cost_bands"]["fixed uplifts (cost set)"]
+    assert (fitted["p10"] <= fitted["p50"]).all() and (fitted["p50"] <= fitted["p90"]).all()
+    spread = (fitted["p90"] / fitted["p10"]).to_numpy()
+    assert (spread > (fixed["p90"] / fixed["p10"]).to_numpy()).all()
+    assert (np.diff(spread) > 0).all()  # growth risk compounds with the years
+
+
+def test_what_if_budget_with_fitted_growth(fixture_data):
+    """The fitted-growth basis: the baseline is on the same basis (no lever: no difference),
+    the waterfall still adds up, and the band holds the expected cost."""
+    _, defs = load("what_if_budget").app.run()
+    levers = defs["levers"]
+    assert levers.fitted_growth
+    b, band = defs["budget"], defs["band"]
+    assert np.allclose(b["difference"].to_numpy(), 0.0)
+    assert ((band["p10"] < band["p50"]) & (band["p50"] < band["p90"])).all()
+    assert ((band["p10"] < b["scenario"]) & (b["scenario"] < band["p90"])).all()
+    shocked = replace(levers, entry_shock=0.2, entry_shock_year=defs["years"][1])
+    w = defs["budget_model"].waterfall(shocked)
+    assert w["amount"][0] == pytest.approx(b["baseline"].sum())
+    assert w["amount"][0] + w["amount"][1:-1].sum() == pytest.approx(w["amount"][-1])
+    assert w["amount"][1] > 0
 
 
 def test_what_if_budget_matches_the_library(fixture_data):

@@ -212,6 +212,28 @@ def budget_chart(budget: pl.DataFrame) -> alt.Chart:
     ).properties(width=WIDTH, height=HEIGHT, title="Budget by year: scenario against baseline")
 
 
+def cost_band_chart(bands: dict[str, pl.DataFrame],
+                    title: str = "Cost by year: median and P10-P90 band") -> alt.LayerChart:
+    """Each case's ``financial_year, p10, p50, p90`` (GBP) as a shaded P10-P90 band around a
+    median line, in GBP m, the bands labelled in the legend."""
+    long = pl.concat([b.select("financial_year", (pl.col("p10", "p50", "p90") / 1e6),
+                               case=pl.lit(name)) for name, b in bands.items()])
+    names = list(bands)
+    colour = alt.Color("case:N", scale=alt.Scale(domain=names,
+                                                 range=[BLUE, "#d95f02", "#7570b3"][:len(names)]),
+                       title="P10-P90 band and median")
+    base = alt.Chart(_data(long)).encode(x=alt.X("financial_year:O", title="financial year"))
+    band = base.mark_area(opacity=0.22).encode(
+        y=alt.Y("p10:Q", title="cost, GBP m (nominal)", scale=alt.Scale(zero=True)),
+        y2="p90:Q", color=colour)
+    line = base.mark_line(point=True).encode(
+        y="p50:Q", color=colour,
+        tooltip=["case:N", "financial_year:O",
+                 *(alt.Tooltip(f"{c}:Q", format=",.1f", title=f"{c.upper()} (GBP m)")
+                   for c in ("p10", "p50", "p90"))])
+    return alt.layer(band, line).properties(width=WIDTH, height=HEIGHT, title=title)
+
+
 def save_chart(chart: alt.TopLevelMixin, path: Path | str) -> Path:
     """Write ``chart`` as PNG or SVG (by extension) with vl-convert."""
     import vl_convert as vlc

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -20,7 +21,14 @@ import polars as pl
 
 from cobic.contract import apply_terms, compare_mechanisms, load_contract
 from cobic.contract.calculator import simulate_contract_costs
-from cobic.costs import DemandPaths, default_unit_costs_path, load_cost_spec
+from cobic.costs import (
+    DemandPaths,
+    default_growth_path,
+    default_unit_costs_path,
+    load_cost_spec,
+    load_growth,
+    with_growth,
+)
 from cobic.data import derive
 from cobic.data.population import read_population_csv
 from cobic.data.ssda903 import read_ssda903
@@ -117,6 +125,7 @@ def run_demo(out_dir: Path | str | OutputFolder = "cobic-demo-output",
     priced = apply_terms(sim, terms, spec)
     schedule, summary, risk = priced.schedule(), priced.summary(), priced.risk()
     mechanisms = compare_mechanisms(sim, priced)
+    grown = _with_fitted_growth(paths, spec, terms, seed)
 
     tick(STEPS[4])
     series = series_from_ssda903(data)
@@ -131,17 +140,21 @@ def run_demo(out_dir: Path | str | OutputFolder = "cobic-demo-output",
              "provider margin": priced.provider_margin.sum(axis=1)},
             "Whole-contract totals across the paths"),
         "mechanisms": charts.mechanisms_chart(mechanisms),
+        "cost_growth": charts.cost_band_chart(
+            {"fixed uplifts": _cost_band(sim), "fitted growth": _cost_band(grown["sim"])},
+            "Cost by year under each cost-growth basis: median and P10-P90 band"),
     }
 
     tick(STEPS[5])
     tables = {
         **_suppressed_counts(quality, flows, by_group, by_band, forecast),
         "contract_schedule": schedule, "contract_summary": summary, "contract_risk": risk,
-        "mechanisms": mechanisms,
+        "mechanisms": mechanisms, "cost_growth": _growth_table(sim, grown),
     }
     for name, df in tables.items():
         assert_aggregate(df, name)
     headline = _headline(data, tables["flows"], paths, priced, schedule, summary)
+    headline.update(_growth_headline(grown))
     with output_folder(target, "demo") as tmp:
         (tmp / "tables").mkdir()
         (tmp / "charts").mkdir()
@@ -155,6 +168,45 @@ def run_demo(out_dir: Path | str | OutputFolder = "cobic-demo-output",
             charts.save_chart(fig, tmp / "charts" / f"{name}.png")
         (tmp / "report.html").write_text(_report_html(data, headline, tables, figs, terms, spec))
     return DemoResult(out_dir, out_dir / "report.html", headline, time.perf_counter() - t0)
+
+
+def _with_fitted_growth(paths, spec, terms, seed: int) -> dict:
+    """The same contract priced with costs growing as fitted to the s251 history (the shipped
+    growth model, :func:`cobic.costs.default_growth_path`) instead of the fixed uplifts."""
+    growth, area = load_growth(default_growth_path())
+    gspec = with_growth(spec, growth, area)
+    sim = simulate_contract_costs(DemandPaths.from_paths(paths), gspec, terms, seed=seed)
+    return {"spec": gspec, "sim": sim, "priced": apply_terms(sim, terms, gspec),
+            "growth": growth, "area": area}
+
+
+def _cost_band(sim) -> pl.DataFrame:
+    """``financial_year, p10, p50, p90`` of the simulated cost of each contract year."""
+    q = np.quantile(sim.cost, [0.1, 0.5, 0.9], axis=0)
+    return pl.DataFrame({"financial_year": [f"{y - 1}-{y % 100:02d}" for y in sim.years],
+                         "p10": q[0], "p50": q[1], "p90": q[2]})
+
+
+def _growth_table(sim, grown: dict) -> pl.DataFrame:
+    """Cost by contract year, P10/P50/P90, with fixed uplifts and with fitted growth."""
+    fixed, fitted = _cost_band(sim), _cost_band(grown["sim"])
+    return fixed.rename({c: f"fixed_{c}" for c in ("p10", "p50", "p90")}).join(
+        fitted.rename({c: f"fitted_{c}" for c in ("p10", "p50", "p90")}), on="financial_year")
+
+
+def _growth_headline(grown: dict) -> dict:
+    g, p = grown["growth"], grown["priced"]
+    outlay = p.net_to_provider.sum(axis=1)
+    margin = p.provider_margin.sum(axis=1)
+    return {
+        f"cost growth fitted to s251 history ({grown['area']}), now (% a year)":
+            f"{(math.exp(g.level) - 1) * 100:.1f} (se {g.level_se * 100:.1f} points)",
+        "with fitted growth: total capitation / commissioner outlay mean / P90 (GBP m)":
+            f"{p.capitation.sum() / 1e6:,.2f} / {outlay.mean() / 1e6:,.2f} / "
+            f"{np.quantile(outlay, 0.9) / 1e6:,.2f}",
+        "with fitted growth: provider margin mean (GBP m), P(provider loss)":
+            f"{margin.mean() / 1e6:,.2f}, {(margin < 0).mean():.0%}",
+    }
 
 
 def _suppressed_counts(quality, flows, by_group, by_band, forecast) -> dict[str, pl.DataFrame]:
@@ -262,6 +314,14 @@ def _report_html(data, headline, tables, figs, terms, spec) -> str:
             "capitation_pv", "p_hit_loss_cap"), money),
         _svg(figs["risk_share"]), _svg(figs["distributions"]),
         _html_table(tables["contract_summary"], money), _html_table(tables["contract_risk"]),
+        "<h2>Cost-growth risk</h2><p>The contract above is priced with the cost set's fixed "
+        "uplifts. Spend per child in care has grown much faster (s251: about 8% a year over "
+        "2017-2020 and 11% over 2020-2025), so the same contract is priced again with costs "
+        "growing as fitted to the s251 history of England and 15 LAs to 2024-25 (a pooled "
+        "model with a market-wide growth that moves from year to year, and no efficiency); "
+        "the bands show how far each year's cost could run.</p>", _svg(figs["cost_growth"]),
+        _html_table(tables["cost_growth"], money + tuple(
+            f"{b}_{q}" for b in ("fixed", "fitted") for q in ("p10", "p50", "p90"))),
         "<h2>Payment mechanisms on the same paths</h2>", _svg(figs["mechanisms"]),
         _html_table(tables["mechanisms"], money),
         "<h2>Assumptions</h2>",
