@@ -34,7 +34,7 @@ from cobic.specs import number, read_toml, shown, table, table_list, text
 __all__ = ["CostSpec", "DemandPaths", "CostPaths", "load_cost_spec", "load_unit_costs",
            "cost_per_year", "growth_paths", "LINES", "parse_cost_spec",
            "default_unit_costs_path", "simulate_costs", "fy_end_year", "DAYS_PER_MONTH",
-           "load_growth", "with_growth", "default_growth_path"]
+           "load_growth", "with_growth", "default_growth_path", "mix_weekly_costs"]
 
 DAYS_PER_MONTH = 365.25 / 12
 MAX_WEEKLY = 100_000.0  # GBP a week: the dearest placements reported cost under half this
@@ -583,3 +583,17 @@ def simulate_costs(demand: DemandPaths, spec: CostSpec, seed: int = 0,
             high *= f[:, :, groups.index("residential")] if "residential" in groups \
                 else f[:, :, 0]
     return CostPaths(demand.years, placements, cm, overheads, startup, high)
+
+
+def mix_weekly_costs(spec: CostSpec | None = None) -> dict[str, float]:
+    """Weekly cost per group of :data:`cobic.demand.mix.MIX_GROUPS` in the cost set's base price year.
+
+    From ``spec`` (default: the shipped ``models/costs/england_2024_25.toml``); the children in
+    suppressed cells are priced at the cost set's all-CLA (``all``) weekly cost.
+    """
+    from cobic.demand.mix import MIX_GROUPS, SUPPRESSED
+
+    spec = spec or load_cost_spec(default_unit_costs_path())
+    out = {g: spec.weekly[g] for g in MIX_GROUPS if g != SUPPRESSED}
+    out[SUPPRESSED] = spec.weekly["all"]
+    return out
