@@ -307,6 +307,27 @@ def _population(path: Path | None) -> pl.DataFrame | None:
     return None if path is None else read_population_csv(path)
 
 
+def _ons_population(area: str | None, years: tuple[int, ...] = ()) -> pl.DataFrame | None:
+    """The ONS 0-17 population of ``area`` from the shared reference data, said so; None
+    (silently) when there is no such LA or no ONS file, and None (saying why) when it does
+    not cover the collection ``years``."""
+    from cobic.data.population import default_ons_file, ons_population
+
+    if not area:
+        return None
+    pop = ons_population(area)
+    missing = sorted(set(years) - set(pop["year"].to_list())) if pop is not None else []
+    if missing:
+        err.print(f"Population: the ONS estimates for {area} do not cover collection years "
+                  f"{missing[:5]}; entry rates are modelled without a population.")
+        return None
+    if pop is not None:
+        err.print(f"Population: ONS mid-year estimates of children aged 0-17 for {area} "
+                  f"({default_ons_file().name}, {pop['year'].min() - 1}-{pop['year'].max() - 1}); "
+                  "give --population to use your own.")
+    return pop
+
+
 def _seed(seed: int) -> None:
     if seed < 0 or seed >= 2 ** 63:
         _stop(f"--seed must be a whole number from 0 to 2**63 - 1; got {seed}")
@@ -339,8 +360,9 @@ def forecast(
         help="With --panel: the area to forecast. With --episodes: the LA's name for the "
         "outputs (default: the folder's name).")] = None,
     model: Annotated[str | None, typer.Option(
-        help="stockflow (default for --episodes), panel (default for --panel), naive, drift, "
-        "flowbalance, ets, rate.")] = None,
+        help="stockflow (default for --episodes), auto (default for --panel: picks among the "
+        "others by a backtest inside the history), panel, naive, drift, flowbalance, ets, "
+        "rate.")] = None,
     origin: Annotated[int | None, typer.Option(
         help="Last year of history (default: the latest).")] = None,
     horizon: Annotated[int, typer.Option(help=f"Years ahead (1-{LIMITS.max_horizon}).")] = 5,
@@ -360,7 +382,13 @@ def forecast(
 ) -> None:
     """Forecast children looked after (stock on 31 March) as distributions, with scenarios."""
     from cobic.codes import default_codes
-    from cobic.demand.api import estimate_forecast_bytes, forecast_episodes, forecast_panel
+    from cobic.demand.api import (
+        DEFAULT_SERIES_MODEL,
+        area_label,
+        estimate_forecast_bytes,
+        forecast_episodes,
+        forecast_panel,
+    )
     from cobic.demand.scenarios import parse_scenarios
 
     if (episodes is None) == (panel is None):
@@ -381,16 +409,18 @@ def forecast(
     check_distinct(target, paths_target)
     if episodes is not None:
         data = read_ssda903(episodes)
-        pop = _population(population)
+        pop = (_population(population) if population is not None else
+               _ons_population(_label(area) or area_label(data.source), data.collection_years))
         check_memory(estimate_forecast_bytes(data, model or "stockflow", paths, horizon, sc),
                      budget, "this forecast")
         result = forecast_episodes(data, model or "stockflow", origin, horizon, paths, seed, sc,
                                    pop, area=_label(area))
     else:
         pn = read_panel(panel)
-        check_memory(estimate_forecast_bytes(pn, model or "panel", paths, horizon, sc), budget,
-                     "this forecast")
-        result = forecast_panel(pn, area, model or "panel", origin, horizon, paths, seed, sc)
+        check_memory(estimate_forecast_bytes(pn, model or DEFAULT_SERIES_MODEL, paths, horizon,
+                                             sc), budget, "this forecast")
+        result = forecast_panel(pn, area, model or DEFAULT_SERIES_MODEL, origin, horizon, paths,
+                                seed, sc)
     table = result.forecast_table()
     _write_table(table, target, "forecast")
     if paths_target is not None:
@@ -458,7 +488,13 @@ def backtest(
 
     if (episodes is None) == (panel is None):
         _stop("Give exactly one of --panel CSV or --episodes DIR.")
-    chosen, gate_pair = _backtest_models(models, gate, panel is not None, population is not None)
+    from cobic.demand.api import area_label
+    from cobic.demand.base import capabilities
+
+    auto_pop = (_ons_population(area_label(episodes))
+                if episodes is not None and population is None and episodes.exists() else None)
+    chosen, gate_pair = _backtest_models(models, gate, panel is not None,
+                                         population is not None or auto_pop is not None)
     scheme = _scheme(origins or "2018-2022", horizons or "1-3")
     check_request(paths, max(scheme.horizons))
     _seed(seed)
@@ -471,7 +507,12 @@ def backtest(
                    if by_area is not None else None)
     check_distinct(target, area_target)
     source = read_panel(panel) if panel is not None else read_ssda903(episodes)
-    pop = _population(population)
+    if auto_pop is not None and set(source.collection_years) - set(auto_pop["year"].to_list()):
+        err.print("Population: the ONS estimates do not cover every collection year; entry "
+                  "rates are modelled without a population.")
+        auto_pop = None
+        chosen = [m for m in chosen if not capabilities(m).needs_population]
+    pop = _population(population) if population is not None else auto_pop
     for m in chosen:
         check_memory(estimate_forecast_bytes(source, m, paths, max(scheme.horizons), None),
                      budget, f"this backtest ({m})")
@@ -560,13 +601,13 @@ def _backtest_spend(out_file: Path, panel: Path | None, s251: Path | None, origi
 
 def _backtest_models(models: str | None, gate: str | None, panel: bool,
                      population: bool) -> tuple[list[str], tuple[str, str] | None]:
-    from cobic.demand.api import SERIES_MODELS
+    from cobic.demand.base import capabilities, models_with
 
     if panel:
-        default = list(SERIES_MODELS)
-    else:  # one LA: no pooling across areas; the rate model needs a population
-        default = ["naive", "drift", "flowbalance", "ets", "stockflow"] + (
-            ["rate"] if population else [])
+        default = list(models_with(published_tables=True))
+    else:  # one LA: no pooling across areas; a model that needs a population needs one
+        default = [m for m in models_with(episodes=True, pooled=False)
+                   if population or not capabilities(m).needs_population]
     chosen = list(dict.fromkeys(m.strip() for m in models.split(","))) if models else default
     unknown = [m for m in chosen if m not in default]
     if unknown or not chosen:
@@ -713,7 +754,7 @@ def _area_demand_and_costs(area: str, panel: Path, s251: Path, terms, n_paths: i
     from cobic.codes import default_codes
     from cobic.costs import DemandPaths, parse_cost_spec
     from cobic.data.dfe import read_finance
-    from cobic.demand.api import forecast_panel
+    from cobic.demand.api import DEFAULT_SERIES_MODEL, forecast_panel
 
     pn = read_panel(panel)
     history = spend_history(read_finance(s251), pn, str(s251))
@@ -726,7 +767,7 @@ def _area_demand_and_costs(area: str, panel: Path, s251: Path, terms, n_paths: i
     if terms.years[0] <= origin or horizon > LIMITS.max_horizon:
         _stop(f"the contract's years {terms.years[0]}-{terms.years[-1]} must start after the "
               f"panel's last year ({origin}) and end within {LIMITS.max_horizon} years of it")
-    paths = forecast_panel(pn, area, "panel", origin, horizon, n_paths, seed)
+    paths = forecast_panel(pn, area, DEFAULT_SERIES_MODEL, origin, horizon, n_paths, seed)
     k = terms.years[0] - origin - 1  # forecast years before the contract's first
     d = DemandPaths.from_stock(paths.periods, paths.values[0, :, :, 0])
     demand = dataclasses.replace(d, years=d.years[k:], child_days=d.child_days[:, k:],

@@ -36,6 +36,7 @@ import polars as pl
 from cobic.calibration import DAYS_PER_YEAR, calibrate, fit_cost_growth, spend_history
 from cobic.costs import DemandPaths, default_unit_costs_path, load_cost_spec, simulate_costs
 from cobic.data.dfe import Panel, complete_series
+from cobic.demand.api import DEFAULT_SERIES_MODEL
 from cobic.demand.backtest import BacktestResult, EvaluationScheme, run_backtest
 from cobic.demand.base import SeriesHistory, get_model
 from cobic.errors import DataError, Problem
@@ -53,7 +54,7 @@ class _Origin:
         self.history = history.filter(pl.col("year") <= origin)
         self.origin = origin
         self.growth = fit_cost_growth(self.history, origin)
-        fitted = get_model("panel").fit(panel_hist.until(origin))
+        fitted = get_model(DEFAULT_SERIES_MODEL).fit(panel_hist.until(origin))
         paths = fitted.simulate(horizon, n_paths, seed).total()  # [area, path, h]
         self.stock = {a: paths[panel_hist.areas.index(a)] for a in areas}
         self.n_paths, self.seed = n_paths, seed

@@ -79,9 +79,15 @@ def _(mo, panel_las, shared_data_dir):
 
 @app.cell
 def _(mo, source):
-    _models = (["panel", "naive", "drift", "flowbalance", "ets", "rate"]
-               if source.value == "DfE panel LA"
-               else ["stockflow", "naive", "drift", "flowbalance", "ets"])
+    from cobic.demand.api import DEFAULT_SERIES_MODEL as _default
+    from cobic.demand.base import models_with as _models_with
+
+    if source.value == "DfE panel LA":  # the default first, then the others
+        _models = [_default, *[m for m in _models_with(published_tables=True) if m != _default]]
+    else:  # one LA's returns: models that need no pooling or population
+        _models = ["stockflow", *[m for m in _models_with(episodes=True, pooled=False,
+                                                          needs_population=False)
+                                  if m != "stockflow"]]
     model = mo.ui.dropdown(_models, value=_models[0], label="model")
     model
     return (model,)
@@ -173,7 +179,7 @@ def _(
     _x = explorer_inputs
     with mo.status.spinner("Backtesting ..."):
         if episodes_data is None:
-            _res = backtest_panel(panel, ["naive", "panel"],
+            _res = backtest_panel(panel, list(dict.fromkeys(["naive", _x["model"]])),
                                   EvaluationScheme(tuple(range(2018, 2023)), (1, 2, 3)),
                                   n_paths=300)
             area_backtest = _res.by_area().filter(pl.col("area") == _x["area"])
@@ -181,7 +187,7 @@ def _(
             _years = episodes_data.collection_years
             _origins = tuple(y for y in _years[-4:-1] if y - 3 >= _years[0])
             if _origins:
-                _res = backtest_episodes(episodes_data, ["naive", "stockflow"],
+                _res = backtest_episodes(episodes_data, list(dict.fromkeys(["naive", _x["model"]])),
                                          EvaluationScheme(_origins, (1, 2)), n_paths=200)
                 area_backtest = _res.metrics()
             else:

@@ -10,7 +10,12 @@ def _():
     import polars as pl
 
     from cobic.budget import BudgetModel, Levers
-    from cobic.costs import default_growth_path, default_unit_costs_path, load_cost_spec, load_growth
+    from cobic.costs import (
+        default_growth_path,
+        default_unit_costs_path,
+        load_cost_spec,
+        load_growth,
+    )
     from cobic.data.ssda903 import read_ssda903
     from cobic.demand.base import get_model
     from cobic.paths import fixtures_dir

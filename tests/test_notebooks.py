@@ -183,17 +183,34 @@ def test_demand_explorer_matches_the_library(fixture_data, shared_data):
                        expect.forecast_table().filter(pl.col("placement_group") == "all")
                        ["q50"].to_numpy())
     assert set(defs["area_backtest"]["area"].unique()) == {"Barnet"}
+    # the backtest is of the model chosen, against naive
+    inputs = {**inputs, "model": "drift"}
+    _, defs = load("demand_explorer").app.run(defs={"explorer_inputs": inputs})
+    assert set(defs["area_backtest"]["model"].unique()) == {"naive", "drift"}
 
 
 def test_forecast_validation_matches_the_library(shared_data):
-    inputs = {"n_paths": 200, "origins": (2020, 2021), "horizons": (1, 2)}
-    _, defs = load("forecast_validation").app.run(defs={"validation_inputs": inputs})
     from cobic.data.dfe import read_panel
-    from cobic.demand.api import SERIES_MODELS
+    from cobic.demand.api import DEFAULT_SERIES_MODEL
 
+    models = ("naive", DEFAULT_SERIES_MODEL, "drift")
+    inputs = {"n_paths": 200, "models": models, "origins": (2020, 2021), "horizons": (1, 2)}
+    _, defs = load("forecast_validation").app.run(defs={"validation_inputs": inputs})
     panel = read_panel(shared_data / "dfe" / "la_cla_panel_2015_2025.csv")
-    m = backtest_panel(panel, list(SERIES_MODELS), EvaluationScheme((2020, 2021), (1, 2)),
+    m = backtest_panel(panel, list(models), EvaluationScheme((2020, 2021), (1, 2)),
                        n_paths=200, seed=0).metrics()
     assert defs["metrics"].equals(m)
-    assert defs["gate_failures"] == accuracy_gate(m, "panel", "naive")
+    assert defs["gate_failures"] == accuracy_gate(m, DEFAULT_SERIES_MODEL, "naive")
     assert defs["worst"].height == 10
+
+
+def test_forecast_validation_first_view_is_the_quick_development_run(shared_data):
+    """Before any submit: naive, the default and panel on the development window."""
+    from cobic.demand.api import DEFAULT_SERIES_MODEL
+
+    _, defs = load("forecast_validation").app.run()
+    v = defs["validation_inputs"]
+    assert v["origins"] == (2018, 2019, 2020, 2021) and v["horizons"] == (1, 2, 3)
+    assert set(defs["metrics"]["model"]) == {"naive", DEFAULT_SERIES_MODEL, "panel"}
+    # 145 LAs with a complete series x 4 origins per horizon
+    assert defs["metrics"]["n"].to_list() == [580] * 9

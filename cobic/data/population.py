@@ -16,7 +16,8 @@ from cobic.data.csvio import LINE, read_text_csv
 from cobic.data.dfe import parse_numbers
 from cobic.errors import DataError, Problem
 
-__all__ = ["read_population_csv", "FIRST_YEAR", "LAST_YEAR"]
+__all__ = ["read_population_csv", "FIRST_YEAR", "LAST_YEAR", "ons_population",
+           "default_ons_file"]
 
 FIRST_YEAR, LAST_YEAR = 1990, 2100
 """The years a population may be given for."""
@@ -59,6 +60,51 @@ def read_population_csv(path: Path | str) -> pl.DataFrame:
         raise DataError(sorted(problems, key=lambda p: (p.row or 0, p.column or "")))
     return (df.group_by("year").agg(pl.col("population").sum())
             .select(pl.col("year").cast(pl.Int64), pl.col("population").cast(pl.Float64))
+            .sort("year"))
+
+
+def default_ons_file() -> Path | None:
+    """The ONS mid-year estimates of children aged 0-17 in the shared reference data
+    (``dfe/ons_mye_0_17_*.csv`` under :func:`cobic.paths.shared_data_dir`), if present."""
+    from cobic.paths import shared_data_dir
+
+    found = sorted((shared_data_dir() / "dfe").glob("ons_mye_0_17_*.csv"))
+    return found[-1] if found else None
+
+
+def ons_population(area: str, path: Path | str | None = None) -> pl.DataFrame | None:
+    """The 0-17 population of local authority ``area`` from ONS mid-year estimates, as the
+    ``year, population`` table a forecast takes: collection year ``Y`` (ending 31 March ``Y``)
+    gets the mid-``Y - 1`` estimate, as in the DfE panel.
+
+    Parameters
+    ----------
+    area
+        The LA's name as ONS spells it (case and surrounding spaces ignored).
+    path
+        The ONS file (default: :func:`default_ons_file`).
+
+    Returns
+    -------
+    polars.DataFrame or None
+        ``year`` (Int64), ``population`` (Float64); None when there is no file or no LA of
+        that name in it (an unknown label is not an error: the population is optional).
+    """
+    from cobic.data.dfe import read_population
+
+    path = default_ons_file() if path is None else Path(path)
+    if path is None or not Path(path).is_file():
+        return None
+    ons = read_population(path)
+    key = area.strip().casefold()
+    rows = ons.filter((pl.col("area_level") == "la")
+                      & (pl.col("area").str.strip_chars().str.to_lowercase() == key)
+                      & pl.col("population_0_17").is_not_null())
+    if rows.height == 0:
+        return None
+    return (rows.group_by("mid_year").agg(pl.col("population_0_17").first())
+            .select(year=(pl.col("mid_year") + 1).cast(pl.Int64),
+                    population=pl.col("population_0_17").cast(pl.Float64))
             .sort("year"))
 
 

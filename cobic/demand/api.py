@@ -22,15 +22,18 @@ from cobic.demand.backtest import (
     backtest_series,
     run_backtest,
 )
-from cobic.demand.base import Paths, SeriesHistory, get_model
+from cobic.demand.base import Paths, SeriesHistory, capabilities, get_model, models_with
 from cobic.demand.limits import LIMITS, ResourceLimitError, estimate_bytes
 from cobic.demand.scenarios import Scenario, apply_to_series
 from cobic.demand.stockflow import truncate
 
 __all__ = ["forecast_panel", "forecast_episodes", "area_label", "backtest_panel", "backtest_episodes",
-           "series_from_ssda903", "accuracy_gate", "estimate_forecast_bytes", "SERIES_MODELS"]
+           "series_from_ssda903", "accuracy_gate", "estimate_forecast_bytes", "SERIES_MODELS",
+           "DEFAULT_SERIES_MODEL"]
 
-SERIES_MODELS = ("naive", "drift", "flowbalance", "ets", "rate", "panel")
+# what runs on DfE published tables, from each model's declared capabilities
+SERIES_MODELS = models_with(published_tables=True)
+DEFAULT_SERIES_MODEL = "auto"  # nested rolling-origin selection (see cobic.demand.series)
 
 
 def _with_scenario(paths: Paths, hist: SeriesHistory, scenario: Scenario | None) -> Paths:
@@ -44,7 +47,7 @@ def _with_scenario(paths: Paths, hist: SeriesHistory, scenario: Scenario | None)
     return replace(paths, values=vals[:, :, :, None], scenario=scenario.name)
 
 
-def forecast_panel(panel: Panel, area: str, model: str = "panel", origin: int | None = None,
+def forecast_panel(panel: Panel, area: str, model: str = DEFAULT_SERIES_MODEL, origin: int | None = None,
                    horizon: int = 5, n_paths: int = 1000, seed: int = 1,
                    scenario: Scenario | None = None) -> Paths:
     """Forecast one area of the DfE panel.
@@ -124,14 +127,15 @@ def forecast_episodes(data: SSDA903, model: str = "stockflow", origin: int | Non
     if origin is not None:
         data = truncate(data, origin)
     area = area or area_label(data.source)
-    if model == "stockflow":
-        fitted = get_model("stockflow", population=population).fit(data)
+    if capabilities(model).child_level:
+        fitted = get_model(model, population=population).fit(data)
         if scenario is not None and scenario.pieces:
             fitted = fitted.with_scenario(scenario)
         fitted = replace(fitted, area_name=area)
         return fitted.simulate(horizon, n_paths, seed)
-    if model not in SERIES_MODELS:
-        raise ValueError(f"unknown model {model!r}")
+    if not capabilities(model).episodes:
+        raise ValueError(f"model {model!r} does not run on one LA's returns; choose from "
+                         f"{models_with(episodes=True)}")
     hist = series_from_ssda903(data, population)
     paths = get_model(model).fit(hist).simulate(horizon, n_paths, seed)
     return replace(_with_scenario(paths, hist, scenario), areas=(area,))

@@ -13,7 +13,7 @@ year, from the DfE panel or derived from SSDA903). ``stockflow`` takes SSDA903 e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Protocol
 
 import numpy as np
@@ -28,6 +28,10 @@ __all__ = [
     "Model",
     "register",
     "get_model",
+    "Capabilities",
+    "capabilities",
+    "models_with",
+    "capability_table",
     "model_names",
     "QUANTILES",
     "FORECAST_COLUMNS",
@@ -204,13 +208,66 @@ class Model(Protocol):
     def fit(self, history) -> Fitted: ...
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a model can do: read from this table, not from ``if model == ...`` checks.
+
+    Attributes
+    ----------
+    published_tables
+        Runs on DfE published tables (annual series of an area among many).
+    episodes
+        Runs on an LA's SSDA903 returns (its own series, or child by child).
+    pooled
+        Borrows strength across areas (needs many areas to fit well).
+    needs_population
+        Needs the 0-17 population.
+    child_level
+        Simulates child by child (memory grows with children followed x paths).
+    placement_groups
+        Forecasts placement groups and age bands, not only the total.
+    """
+
+    published_tables: bool = True
+    episodes: bool = True
+    pooled: bool = False
+    needs_population: bool = False
+    child_level: bool = False
+    placement_groups: bool = False
+
+
 _REGISTRY: dict[str, type] = {}
 
 
 def register(cls):
-    """Class decorator: make a model available by its ``name``."""
+    """Class decorator: make a model available by its ``name`` (its ``capabilities``
+    class attribute, default :class:`Capabilities`, says what it supports)."""
     _REGISTRY[cls.name] = cls
     return cls
+
+
+def capabilities(name: str) -> Capabilities:
+    """The capabilities of the model called ``name``."""
+    get_model(name) if name not in _REGISTRY else None  # registers, or names the choices
+    return getattr(_REGISTRY[name], "capabilities", Capabilities())
+
+
+def models_with(**wanted: bool) -> tuple[str, ...]:
+    """Names of the models whose capabilities match every ``wanted`` flag, in the order
+    they were registered (e.g. ``models_with(published_tables=True)``)."""
+    model_names()
+    return tuple(n for n, cls in _REGISTRY.items()
+                 if all(getattr(getattr(cls, "capabilities", Capabilities()), k) == v
+                        for k, v in wanted.items()))
+
+
+def capability_table() -> pl.DataFrame:
+    """One row per model, one column per capability."""
+    model_names()
+    rows = [{"model": n, **{f.name: getattr(getattr(cls, "capabilities", Capabilities()),
+                                             f.name) for f in fields(Capabilities)}}
+            for n, cls in _REGISTRY.items()]
+    return pl.DataFrame(rows)
 
 
 def get_model(name: str, **options) -> Model:

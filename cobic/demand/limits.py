@@ -76,14 +76,16 @@ def estimate_bytes(model: str, n_paths: int, horizon: int, *, n_children: float 
     Parameters
     ----------
     model
-        ``stockflow`` (child-level) or any series model.
+        A model name; child-level models (``stockflow``) are estimated per child followed.
     n_children, annual_entries
         For ``stockflow``: children in care at the origin and expected entries a year
         (scenario additions included).
     n_areas
         For series models: areas simulated at once (pooled models simulate every area).
     """
-    if model == "stockflow":
+    from cobic.demand.base import capabilities
+
+    if capabilities(model).child_level:
         followed = n_children + 2.0 * annual_entries
         return limits.base_bytes + n_paths * followed * limits.stockflow_bytes_per_child_path
     return limits.base_bytes + n_areas * n_paths * horizon * limits.series_bytes_per_value

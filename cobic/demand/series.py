@@ -20,18 +20,28 @@ authorities get wider intervals than large ones, as their history says they shou
   its distance from flow equilibrium (log of starts / exit rate, minus log stock); each area's
   trend is thereby shrunk to what trends have predicted across all areas. The step is damped
   (``phi``) over the horizon; coefficients are drawn from their estimated distribution.
+* ``auto`` (the default for DfE tables): honest model selection by nested rolling origin.
+  At each fit it backtests a fixed set of candidates (the models above and equal mixtures of
+  naive with panel and with flowbalance) on the last few origins *inside* the history it is
+  given (their outcomes are the history's own later years, never anything after it), and
+  forecasts with the candidate whose medians had the lowest mean absolute percentage error
+  there. A mixture draws its paths in equal shares from its members (a forecast
+  combination that keeps each member's uncertainty). Nothing in it was tuned on a scored
+  window: the candidates are the models that existed before it, the rule is fixed.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 
-from cobic.demand.base import Paths, SeriesHistory, register
+from cobic.demand.base import Capabilities, Paths, SeriesHistory, get_model, register
 
-__all__ = ["Naive", "Drift", "FlowBalance", "ETS", "Rate", "PanelModel", "ErrorScale"]
+__all__ = ["Naive", "Drift", "FlowBalance", "ETS", "Rate", "PanelModel", "ErrorScale", "Auto",
+           "AUTO_CANDIDATES"]
 
 
 # ---------------------------------------------------------------- pooled, size-scaled errors
@@ -105,6 +115,8 @@ def _changes(hist: SeriesHistory) -> tuple[np.ndarray, np.ndarray]:
 class Naive:
     """Last value, with pooled size-scaled empirical-error intervals."""
 
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
     name: str = "naive"
 
     def fit(self, history: SeriesHistory) -> _FittedNaive:
@@ -128,6 +140,8 @@ class _FittedNaive:
 @dataclass(frozen=True)
 class Drift:
     """Last value times the area's mean log change per year."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     name: str = "drift"
 
@@ -160,6 +174,8 @@ class _FittedDrift:
 @dataclass(frozen=True)
 class FlowBalance:
     """Constant starts and exit rate (means of the last ``window`` years), process noise only."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     name: str = "flowbalance"
     window: int = 3
@@ -199,6 +215,8 @@ class _FittedFlow:
 @dataclass(frozen=True)
 class ETS:
     """statsmodels ETSModel (additive error, damped additive trend) on log stock, per area."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     name: str = "ets"
 
@@ -252,6 +270,8 @@ def _project_population(pop: np.ndarray, horizon: int) -> np.ndarray:
 class Rate:
     """GLM (quasi-Poisson) of the stock with population exposure and a linear rate trend."""
 
+    capabilities: ClassVar[Capabilities] = Capabilities(needs_population=True)
+
     name: str = "rate"
 
     def fit(self, history: SeriesHistory) -> _FittedRate:
@@ -302,6 +322,8 @@ class _FittedRate:
 @dataclass(frozen=True)
 class PanelModel:
     """Pooled across areas: recent trend and flow-equilibrium gap, damped (see module doc)."""
+
+    capabilities: ClassVar[Capabilities] = Capabilities(episodes=False, pooled=True)
 
     name: str = "panel"
     trend_years: int = 2
@@ -364,3 +386,100 @@ class _FittedPanel:
     def coefficients(self) -> dict[str, float]:
         return dict(zip(("intercept", "trend", "equilibrium_gap"), self.beta.tolist(),
                         strict=True))
+
+
+# ---------------------------------------------------------------- nested selection
+
+AUTO_CANDIDATES: dict[str, tuple[str, ...]] = {
+    "naive": ("naive",), "panel": ("panel",), "drift": ("drift",),
+    "flowbalance": ("flowbalance",), "naive+panel": ("naive", "panel"),
+    "naive+flowbalance": ("naive", "flowbalance"),
+    "naive+panel+flowbalance": ("naive", "panel", "flowbalance"),
+}
+
+
+def _mixture(members: tuple[str, ...], hist: SeriesHistory, horizon: int, n_paths: int,
+             seed: int) -> np.ndarray:
+    """``[area, path, h]`` paths drawn in equal shares from each member model."""
+    cut = np.linspace(0, n_paths, len(members) + 1).astype(int)
+    parts = []
+    for i, m in enumerate(members):
+        n = int(cut[i + 1] - cut[i])
+        if n:
+            parts.append(get_model(m).fit(hist).simulate(horizon, n, seed + 101 * i)
+                         .values[:, :, :, 0])
+    return np.concatenate(parts, axis=1)
+
+
+def _inner_mape(members: tuple[str, ...], hist: SeriesHistory, origin_index: int,
+                horizon: int, n_paths: int) -> float:
+    """Mean absolute percentage error of ``members``' medians fitted on ``hist`` up to
+    ``origin_index`` against ``hist``'s own later years (nan when a member cannot fit)."""
+    sub = hist.until(hist.years[origin_index])
+    try:
+        v = _mixture(members, sub, horizon, n_paths, seed=7)
+    except ValueError:
+        return float("nan")
+    med = np.median(v, axis=1)
+    act = hist.stock[:, origin_index + 1:origin_index + 1 + horizon]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.nanmean(np.abs(med - act) / act))
+
+
+@register
+@dataclass(frozen=True)
+class Auto:
+    """Nested rolling-origin selection among :data:`AUTO_CANDIDATES` (see module doc).
+
+    Parameters
+    ----------
+    inner_origins
+        How many of the last origins inside the history to score the candidates on.
+    horizon
+        Years ahead scored at each inner origin (fewer where the history ends).
+    inner_paths
+        Paths per candidate at each inner origin (medians only are scored).
+    """
+
+    capabilities: ClassVar[Capabilities] = Capabilities(pooled=True)
+
+    name: str = "auto"
+    inner_origins: int = 3
+    horizon: int = 3
+    inner_paths: int = 200
+    candidates: tuple[str, ...] = tuple(AUTO_CANDIDATES)
+
+    def fit(self, history: SeriesHistory) -> _FittedAuto:
+        t = len(history.years)
+        first = max(2, t - 1 - self.inner_origins)  # an inner fit needs 3 years
+        scores = {}
+        for c in self.candidates:
+            errs = [_inner_mape(AUTO_CANDIDATES[c], history, o, min(self.horizon, t - 1 - o),
+                                self.inner_paths) for o in range(first, t - 1)]
+            errs = [e for e in errs if np.isfinite(e)]
+            scores[c] = float(np.mean(errs)) if errs else float("inf")
+        best = min(scores, key=lambda c: (scores[c], self.candidates.index(c)))
+        if not np.isfinite(scores[best]):
+            best = "naive"  # too short to score anything: the naive forecast
+        return _FittedAuto(history, best, scores)
+
+
+@dataclass(frozen=True)
+class _FittedAuto:
+    history: SeriesHistory
+    chosen: str
+    scores: dict[str, float]
+
+    def simulate(self, horizon: int, n_paths: int, seed: int) -> Paths:
+        members = AUTO_CANDIDATES[self.chosen]
+        if len(members) == 1:  # exactly the member's own paths
+            v = get_model(members[0]).fit(self.history).simulate(horizon, n_paths, seed)
+            return replace(v, model="auto")
+        return _paths("auto", self.history, _mixture(members, self.history, horizon, n_paths,
+                                                     seed))
+
+    @property
+    def selection(self) -> dict[str, float]:
+        """Each candidate's inner MAPE (%), best first."""
+        return {c: round(v * 100, 3) for c, v in sorted(self.scores.items(),
+                                                         key=lambda kv: kv[1])}

@@ -27,6 +27,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import ClassVar
 
 import numpy as np
 import polars as pl
@@ -42,7 +43,7 @@ from cobic.data.dates import (
     year_start,
 )
 from cobic.data.ssda903 import SSDA903
-from cobic.demand.base import Paths, register
+from cobic.demand.base import Capabilities, Paths, register
 from cobic.demand.limits import LIMITS, ResourceLimitError, format_bytes
 
 __all__ = ["StockFlow", "FittedStockFlow", "truncate", "AGE_CUTS", "DURATION_CUTS"]
@@ -186,6 +187,10 @@ class StockFlow:
         rates are then per 10,000 children and follow the population forward (held at its last
         value unless ``population`` extends beyond the origin).
     """
+
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        published_tables=False, child_level=True, placement_groups=True)
+
 
     name: str = "stockflow"
     fit_years: int = 3
