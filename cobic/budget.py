@@ -17,7 +17,8 @@ import polars as pl
 
 from cobic.calibration import CostGrowth
 from cobic.costs import CostSpec, DemandPaths, simulate_costs, with_growth
-from cobic.demand.scenarios import Scenario, parse_scenarios
+from cobic.demand import scenarios
+from cobic.demand.scenarios import Scenario
 from cobic.demand.stockflow import FittedStockFlow
 
 __all__ = ["Levers", "BudgetModel", "LEVER_ORDER"]
@@ -42,16 +43,17 @@ class Levers:
     fitted_growth: bool = False  # cost growth fitted to s251 history instead of the uplifts
 
     def scenario(self) -> Scenario:
-        pieces = []
+        """The demand levers as a scenario, built directly (no text round trip)."""
+        sc = Scenario()
         if self.entry_shock and self.entry_shock_year:
-            pieces.append(f"entry_step={self.entry_shock * 100:+.4f}%@{self.entry_shock_year}")
+            sc = scenarios.entry_step(sc, self.entry_shock, self.entry_shock_year)
         if self.prevention and self.prevention_year:
-            pieces.append(f"prevention={self.prevention * 100:.4f}%@{self.prevention_year}")
+            sc = scenarios.prevention(sc, self.prevention, self.prevention_year)
         if self.longer_stays:
-            pieces.append(f"stay={self.longer_stays * 100:+.4f}%")
+            sc = scenarios.stay(sc, self.longer_stays)
         if self.residential_to_fostering:
-            pieces.append(f"mix=residential>fostering:{self.residential_to_fostering * 100:.4f}%")
-        return parse_scenarios(pieces)
+            sc = scenarios.mix(sc, "residential", "fostering", self.residential_to_fostering)
+        return sc
 
     def costs(self, base: CostSpec, growth: tuple[CostGrowth, str] | None = None) -> CostSpec:
         """The cost set these levers price with: ``base`` with its uplifts and efficiency

@@ -372,6 +372,10 @@ def forecast(
     scenario: Annotated[list[str] | None, typer.Option(
         help="NAME=VALUE, repeatable: entry_step=+20%@2027, entry_trend=+3%, prevention=10%@2028,"
         " stay=+10%, mix=residential>fostering:25%, uasc=30.")] = None,
+    window: Annotated[float | None, typer.Option(
+        help="With --episodes: stockflow's reference period in years (e.g. 0.5, 1, 3): fit "
+        "entries, exits and moves on only the last WINDOW years before the origin (default: "
+        "exits and moves on 3 years, entries on 6).")] = None,
     population: Annotated[Path | None, typer.Option(
         help="With --episodes: CSV of year, population (0-17) for entry rates per 10,000.")] = None,
     paths_out: Annotated[Path | None, typer.Option(
@@ -414,11 +418,13 @@ def forecast(
         check_memory(estimate_forecast_bytes(data, model or "stockflow", paths, horizon, sc),
                      budget, "this forecast")
         result = forecast_episodes(data, model or "stockflow", origin, horizon, paths, seed, sc,
-                                   pop, area=_label(area))
+                                   pop, area=_label(area), window_years=window)
     else:
         pn = read_panel(panel)
         check_memory(estimate_forecast_bytes(pn, model or DEFAULT_SERIES_MODEL, paths, horizon,
                                              sc), budget, "this forecast")
+        if window is not None:
+            _stop("--window is stockflow's reference period: it goes with --episodes")
         result = forecast_panel(pn, area, model or DEFAULT_SERIES_MODEL, origin, horizon, paths,
                                 seed, sc)
     table = result.forecast_table()
@@ -453,6 +459,10 @@ def backtest(
     by_area: Annotated[Path | None, typer.Option(
         help="Also write metrics per area here (with --spend: one row per area, origin and "
         "year with the outturn and the forecast quantiles).")] = None,
+    window: Annotated[float | None, typer.Option(
+        help="With --episodes: stockflow's reference period in years (e.g. 0.5, 1, 3): fit "
+        "entries, exits and moves on only the last WINDOW years before the origin (default: "
+        "exits and moves on 3 years, entries on 6).")] = None,
     population: Annotated[Path | None, typer.Option(
         help="With --episodes: CSV of year, population (0-17); enables the rate model.")] = None,
     gate: Annotated[str | None, typer.Option(
@@ -495,7 +505,10 @@ def backtest(
                 if episodes is not None and population is None and episodes.exists() else None)
     chosen, gate_pair = _backtest_models(models, gate, panel is not None,
                                          population is not None or auto_pop is not None)
-    scheme = _scheme(origins or "2018-2022", horizons or "1-3")
+    # with --episodes and no --origins: every collection year with 3 years of returns up to it
+    # and a later one to score (worked out once the returns are read)
+    scheme = _scheme(origins or ("2018-2022" if panel is not None else "2000"),
+                     horizons or "1-3")
     check_request(paths, max(scheme.horizons))
     _seed(seed)
     budget = _budget(memory_budget)
@@ -513,6 +526,8 @@ def backtest(
         auto_pop = None
         chosen = [m for m in chosen if not capabilities(m).needs_population]
     pop = _population(population) if population is not None else auto_pop
+    if panel is None and origins is None:
+        scheme = _episode_scheme(source.collection_years, scheme.horizons)
     for m in chosen:
         check_memory(estimate_forecast_bytes(source, m, paths, max(scheme.horizons), None),
                      budget, f"this backtest ({m})")
@@ -523,10 +538,12 @@ def backtest(
             bar.update(task, advance=1, description=f"backtest: {label}")
 
         if panel is not None:
+            if window is not None:
+                _stop("--window is stockflow's reference period: it goes with --episodes")
             res = backtest_panel(source, chosen, scheme, paths, seed, tick)
         else:
             res = backtest_episodes(source, chosen, scheme, paths, seed, population=pop,
-                                    progress=tick)
+                                    progress=tick, window_years=window)
     metrics = res.metrics()
     _write_table(metrics, target, "backtest")
     if area_target is not None:
@@ -543,6 +560,18 @@ def backtest(
                 err.print(f"  - {f}")
             raise typer.Exit(1)
         out.print(f"[green]Accuracy gate passed[/] ({gate_pair[0]} vs {gate_pair[1]}).")
+
+
+def _episode_scheme(years: tuple[int, ...], horizons: tuple[int, ...]):
+    """Default origins for an LA's own returns: each year with at least 3 years of returns up
+    to it and at least one later year to score."""
+    from cobic.demand.backtest import EvaluationScheme
+
+    origins = tuple(y for y in years[2:-1])
+    if not origins:
+        _stop(f"the returns cover {len(years)} collection year(s) ({years[0]}-{years[-1]}); a "
+              "backtest needs at least 4 (3 to fit on, 1 to score)")
+    return EvaluationScheme(origins[-LIMITS.max_origins:], horizons)
 
 
 def _scheme(origins: str, horizons: str):

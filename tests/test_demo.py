@@ -146,5 +146,6 @@ def test_demo_suppressed_cells_cannot_be_recovered_from_totals(demo):
     shown = dict(tables["stock_by_placement_group"].iter_rows())
     assert sorted(k for k, v in shown.items() if v == "c") == sorted(smallest)
     assert int(tables["flows"]["stock_end"][-1]) == sum(counts.values())
-    assert "c" in tables["forecast"]["q50"].to_list()  # small forecast cells exist too
+    # small forecast cells exist too (the low quantiles of the smallest groups)
+    assert any("c" in tables["forecast"][q].to_list() for q in ("q05", "q10", "q50"))
     assert set(tables["forecast"]["area"].unique()) == {"synthetic_la"}

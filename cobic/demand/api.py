@@ -120,15 +120,16 @@ def area_label(source: str) -> str:
 def forecast_episodes(data: SSDA903, model: str = "stockflow", origin: int | None = None,
                       horizon: int = 5, n_paths: int = 1000, seed: int = 1,
                       scenario: Scenario | None = None, population: pl.DataFrame | None = None,
-                      area: str | None = None) -> Paths:
+                      area: str | None = None, window_years: float | None = None) -> Paths:
     """Forecast from an LA's SSDA903 returns; periods are 31 March of each year after the
     last complete collection year (or ``origin``). ``area`` labels the outputs (default: the
-    name of the folder or file read, never its full path)."""
+    name of the folder or file read, never its full path). ``window_years`` is the child-level
+    model's reference period (None: its default)."""
     if origin is not None:
         data = truncate(data, origin)
     area = area or area_label(data.source)
     if capabilities(model).child_level:
-        fitted = get_model(model, population=population).fit(data)
+        fitted = get_model(model, population=population, window_years=window_years).fit(data)
         if scenario is not None and scenario.pieces:
             fitted = fitted.with_scenario(scenario)
         fitted = replace(fitted, area_name=area)
@@ -153,8 +154,10 @@ def backtest_panel(panel: Panel, models: list[str], scheme: EvaluationScheme,
 def backtest_episodes(data: SSDA903, models: list[str], scheme: EvaluationScheme,
                       n_paths: int = 1000, seed: int = 0,
                       population: pl.DataFrame | None = None,
-                      progress: Callable[[str], None] | None = None) -> BacktestResult:
-    """Backtest on an LA's own SSDA903 history: origins are collection years."""
+                      progress: Callable[[str], None] | None = None,
+                      window_years: float | None = None) -> BacktestResult:
+    """Backtest on an LA's own SSDA903 history: origins are collection years
+    (``window_years``: the child-level model's reference period)."""
     series = [m for m in models if m != "stockflow"]
     parts = []
     hist = series_from_ssda903(data, population)
@@ -164,7 +167,8 @@ def backtest_episodes(data: SSDA903, models: list[str], scheme: EvaluationScheme
         area = area_label(data.source)
 
         def forecast(origin: int, horizon: int) -> dict[str, np.ndarray]:
-            fitted = get_model("stockflow", population=population).fit(truncate(data, origin))
+            fitted = get_model("stockflow", population=population,
+                               window_years=window_years).fit(truncate(data, origin))
             return {area: fitted.simulate(horizon, n_paths, seed).total()[0]}
 
         def actual(_area: str, year: int) -> float | None:

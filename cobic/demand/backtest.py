@@ -167,6 +167,11 @@ def backtest_series(
     if bad:
         raise ValueError(f"origins {bad} are not inside the history years {years[0]}-{years[-1]}"
                          " (an origin needs at least one year before it)")
+    short = [o for o in scheme.origins if years.index(o) < 2]
+    if short:
+        raise ValueError(f"origins {short}: the history has fewer than 3 years up to them "
+                         f"(it starts in {years[0]}); series models size their intervals from "
+                         "at least 2 year-on-year changes")
     index = {a: i for i, a in enumerate(history.areas)}
 
     def actual(area: str, year: int) -> float | None:

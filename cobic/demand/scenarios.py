@@ -24,7 +24,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-__all__ = ["Scenario", "parse_scenarios", "apply_to_series"]
+__all__ = ["Scenario", "parse_scenarios", "apply_to_series", "entry_step", "prevention",
+           "entry_trend", "stay", "mix", "uasc"]
 
 _PCT = r"([+-]?\d+(?:\.\d+)?)%"
 
@@ -76,88 +77,144 @@ MAX_UASC = 5_000.0
 YEAR_RANGE = (2000, 2100)
 
 
-def _year(text: str | None, piece: str) -> int:
-    if text is None:
-        raise ValueError(f"scenario {piece!r}: give the year it starts, e.g. {piece}@2027")
-    year = int(text)
+def _pct(x: float) -> str:
+    return f"{x * 100:+g}%"
+
+
+def _check_year(year: int, piece: str) -> int:
+    if isinstance(year, bool) or not isinstance(year, int | np.integer):
+        raise ValueError(f"scenario {piece!r}: the year must be a whole number")
     if not YEAR_RANGE[0] <= year <= YEAR_RANGE[1]:
         raise ValueError(f"scenario {piece!r}: the year must be {YEAR_RANGE[0]}-{YEAR_RANGE[1]}")
-    return year
+    return int(year)
 
 
 def _within(piece: str, value: float, lo: float, hi: float, unit: str = "%") -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"scenario {piece!r}: must be a finite number")
     if not lo <= value <= hi:
         shown = (f"{lo:+.0%} to {hi:+.0%}" if unit == "%" else f"{lo:,.0f} to {hi:,.0f} {unit}")
         raise ValueError(f"scenario {piece!r}: must be within {shown}")
     return value
 
 
+def _added(sc: Scenario, piece: str, **changes) -> Scenario:
+    sc = replace(sc, **changes, pieces=(*sc.pieces, piece))
+    return replace(sc, name=" + ".join(sc.pieces))
+
+
+# The one place each lever is checked and applied: builders on Scenario objects (the CLI's
+# NAME=VALUE text is parsed into calls of these, never the other way round).
+
+def entry_step(sc: Scenario, change: float, year: int) -> Scenario:
+    """Entries change by ``change`` (a fraction: 0.2 = +20%) from collection ``year`` on."""
+    piece = f"entry_step={_pct(change)}@{year}"
+    _check_year(year, piece)
+    if change <= -1:
+        raise ValueError(f"scenario {piece!r}: a step below -100% is impossible")
+    _within(piece, change, -1.0, MAX_ENTRY_STEP)
+    return _added(sc, piece, entry_steps=(*sc.entry_steps, (int(year), float(change))))
+
+
+def prevention(sc: Scenario, reduction: float, year: int) -> Scenario:
+    """Entries fall by ``reduction`` (0.1 = 10%) from collection ``year`` on."""
+    reduction = abs(reduction)
+    piece = f"prevention={reduction * 100:g}%@{year}"
+    _check_year(year, piece)
+    if not math.isfinite(reduction) or reduction > 1:
+        raise ValueError(f"scenario {piece!r}: prevention cannot remove over 100%")
+    return _added(sc, piece, prevention=(*sc.prevention, (int(year), float(reduction))))
+
+
+def entry_trend(sc: Scenario, rate: float) -> Scenario:
+    """Entries grow by ``rate`` a year (compounding) after the origin."""
+    piece = f"entry_trend={_pct(rate)}"
+    if rate <= -1:
+        raise ValueError(f"scenario {piece!r}: must be above -100%")
+    _within(piece, rate, -MAX_ENTRY_TREND, MAX_ENTRY_TREND)
+    return _added(sc, piece, entry_trend=float(rate))
+
+
+def stay(sc: Scenario, change: float) -> Scenario:
+    """Stays ``change`` longer on average (exit hazards divided by ``1 + change``)."""
+    piece = f"stay={_pct(change)}"
+    if change <= -1:
+        raise ValueError(f"scenario {piece!r}: must be above -100%")
+    _within(piece, change, *STAY_RANGE)
+    return _added(sc, piece, stay_change=float(change))
+
+
+def mix(sc: Scenario, source: str, target: str, share: float,
+        groups: tuple[str, ...] | None = None) -> Scenario:
+    """A ``share`` of new ``source`` placements go to ``target`` instead."""
+    piece = f"mix={source}>{target}:{share * 100:g}%"
+    if groups is not None:
+        for g in (source, target):
+            if g not in groups:
+                raise ValueError(f"scenario {piece!r}: {g!r} is not a placement group "
+                                 f"({', '.join(groups)})")
+    if source == target:
+        raise ValueError(f"scenario {piece!r}: moving placements from {source} to {source} "
+                         "changes nothing; name two different groups")
+    if not (math.isfinite(share) and 0 <= share <= 1):
+        raise ValueError(f"scenario {piece!r}: the share must be between 0% and 100%")
+    return _added(sc, piece, mix_shift=(*sc.mix_shift, (source, target, float(share))))
+
+
+def uasc(sc: Scenario, children: float) -> Scenario:
+    """``children`` more unaccompanied asylum-seeking children a year (aged 16-17)."""
+    piece = f"uasc={children:g}"
+    if not math.isfinite(children) or children < 0:
+        raise ValueError(f"scenario {piece!r}: must be a number of children, not negative")
+    if children != round(children):
+        raise ValueError(f"scenario {piece!r}: must be a whole number of children a year")
+    _within(piece, sc.extra_uasc + children, 0.0, MAX_UASC, "children a year")
+    return _added(sc, piece, extra_uasc=sc.extra_uasc + float(children))
+
+
+def _percent(piece: str, value: str, with_year: bool) -> tuple[float, int | None]:
+    m = re.fullmatch(_PCT + (r"(?:@(\d{4}))?" if with_year else ""), value)
+    if not m:
+        raise ValueError(f"scenario {piece!r}: expected " + (
+            "a percentage and a year, e.g. +20%@2027" if with_year else
+            "a percentage such as +3%"))
+    if with_year and m.group(2) is None:
+        name = piece.split("=", 1)[0].strip()
+        raise ValueError(f"scenario {piece!r}: give the year it starts, e.g. {name}=...@2027")
+    return float(m.group(1)) / 100, (int(m.group(2)) if with_year else None)
+
+
 def parse_scenarios(pieces: list[str], groups: tuple[str, ...] | None = None) -> Scenario:
-    """Combine ``NAME=VALUE`` pieces into one Scenario; errors name the piece and the rule."""
+    """Combine ``NAME=VALUE`` pieces into one Scenario (through the builders above); errors
+    name the piece and the rule."""
     sc = Scenario()
     for piece in pieces:
         if "=" not in piece:
             raise ValueError(f"scenario {piece!r}: expected NAME=VALUE, e.g. entry_step=+20%@2027")
         name, value = (x.strip() for x in piece.split("=", 1))
         if name in ("entry_step", "prevention"):
-            m = re.fullmatch(_PCT + r"(?:@(\d{4}))?", value)
-            if not m:
-                raise ValueError(f"scenario {piece!r}: expected a percentage and a year, "
-                                 "e.g. +20%@2027")
-            pct, year = float(m.group(1)) / 100, _year(m.group(2), name)
-            if name == "entry_step":
-                if pct <= -1:
-                    raise ValueError(f"scenario {piece!r}: a step below -100% is impossible")
-                _within(piece, pct, -1.0, MAX_ENTRY_STEP)
-                sc = replace(sc, entry_steps=(*sc.entry_steps, (year, pct)))
-            else:
-                pct = abs(pct)
-                if pct > 1:
-                    raise ValueError(f"scenario {piece!r}: prevention cannot remove over 100%")
-                sc = replace(sc, prevention=(*sc.prevention, (year, pct)))
+            pct, year = _percent(piece, value, True)
+            sc = entry_step(sc, pct, year) if name == "entry_step" else prevention(sc, pct, year)
         elif name in ("entry_trend", "stay"):
-            m = re.fullmatch(_PCT, value)
-            if not m:
-                raise ValueError(f"scenario {piece!r}: expected a percentage such as +3%")
-            pct = float(m.group(1)) / 100
-            if pct <= -1:
-                raise ValueError(f"scenario {piece!r}: must be above -100%")
-            if name == "entry_trend":
-                _within(piece, pct, -MAX_ENTRY_TREND, MAX_ENTRY_TREND)
-            else:
-                _within(piece, pct, *STAY_RANGE)
-            sc = replace(sc, **({"entry_trend": pct} if name == "entry_trend"
-                                else {"stay_change": pct}))
+            pct, _ = _percent(piece, value, False)
+            sc = entry_trend(sc, pct) if name == "entry_trend" else stay(sc, pct)
         elif name == "mix":
             m = re.fullmatch(r"(\w+)>(\w+):" + _PCT, value)
             if not m:
                 raise ValueError(f"scenario {piece!r}: expected FROM>TO:SHARE%, e.g. "
                                  "residential>fostering:25%")
-            src, dst, share = m.group(1), m.group(2), float(m.group(3)) / 100
-            if groups is not None:
-                for g in (src, dst):
-                    if g not in groups:
-                        raise ValueError(f"scenario {piece!r}: {g!r} is not a placement group "
-                                         f"({', '.join(groups)})")
-            if not 0 <= share <= 1:
-                raise ValueError(f"scenario {piece!r}: the share must be between 0% and 100%")
-            sc = replace(sc, mix_shift=(*sc.mix_shift, (src, dst, share)))
+            sc = mix(sc, m.group(1), m.group(2), float(m.group(3)) / 100, groups)
         elif name == "uasc":
             try:
                 n = float(value)
             except ValueError:
                 raise ValueError(f"scenario {piece!r}: expected children per year, e.g. uasc=30"
                                  ) from None
-            if not math.isfinite(n) or n < 0:
-                raise ValueError(f"scenario {piece!r}: must be a number of children, not "
-                                 "negative")
-            _within(piece, sc.extra_uasc + n, 0.0, MAX_UASC, "children a year")
-            sc = replace(sc, extra_uasc=sc.extra_uasc + n)
+            sc = uasc(sc, n)
         else:
             raise ValueError(f"scenario {piece!r}: unknown name {name!r} (entry_step, "
                              "entry_trend, prevention, stay, mix, uasc)")
-        sc = replace(sc, pieces=(*sc.pieces, piece))
-    return replace(sc, name=" + ".join(sc.pieces) if sc.pieces else "baseline")
+    return sc
 
 
 def apply_to_series(values: np.ndarray, scenario: Scenario, starts: np.ndarray,

@@ -1,21 +1,54 @@
 """``stockflow``: a multi-state model of children looked after, fitted on SSDA903 episodes.
 
-Fit (on the last ``fit_years`` collection years before the origin):
+Fit window (the reference period). By default exits and moves are fitted on the last
+``fit_years`` collection years up to the origin and entries on the last ``entry_years``;
+``window_years`` (e.g. 0.5, 1 or 3) fits all of them on the same span of that many years
+before 31 March of the origin (never before the first collection year).
 
-* **entries**: a Poisson GLM of entries per year by age band, with the 0-17 population as
-  exposure when one is given (rates per 10,000) and an optional linear trend; single years of
-  age within a band and the first placement group by age band are empirical proportions;
-* **exits**: a Poisson GLM of exits over days looked after, with main effects of placement
-  group, age band and time in care (<3 months, <1 year, <2, <5, 5+ years), so that small
-  cells borrow strength and never get zero or absurd rates; the exit on the 18th birthday is
-  not a hazard but certain;
-* **placement moves**: the same GLM for moves, and destinations by age band (proportions).
+Rates, with partial pooling (empirical Bayes) so that a thin cell borrows strength from its
+neighbours and no cell gets a zero, an absurd rate or an exploding parameter draw:
 
-Simulate (per path): draw the GLM coefficients from their estimated normal distribution and
-the proportions from Dirichlet distributions (parameter uncertainty), then simulate every child
+* **exits** and **placement moves**: events over days looked after in cells of placement group x
+  age band (the bands of ``models/ssda903.toml``) x time in care (<3 months, 3-12 months, 1-2,
+  2-5, 5+ years), in two levels.
+
+  1. *Main effects*: log mu = a + group + age band + duration band, a Poisson GLMM whose
+     effects are random, N(0, s_f^2) for each factor f, with every level (none is a reference)
+     and a flat prior on ``a``. The three s_f are estimated from the fit window by maximising
+     the Laplace approximation of the marginal likelihood (type-II maximum likelihood, s_f
+     kept within 0.001-5 for numerical safety); the effects are the posterior mode and their
+     covariance the inverse penalised Hessian. A level with few events is shrunk towards the
+     average level, a level never seen gets it, and no effect's posterior sd exceeds s_f.
+  2. *Cells*: rate = mu x theta with theta ~ Gamma(1 / k, 1 / k) (mean 1), so a cell's
+     posterior is Gamma(1 / k + events, 1 / (k mu) + days): mu for a cell with no events or
+     little exposure, its own events / days for a cell with many. k is the moment estimate
+     max(0, (X^2 - (n - edf)) / sum(mu x days)) from the Pearson X^2 of the n cells with
+     exposure around the main effects (edf: their effective degrees of freedom), as in Marshall
+     (1991, Applied Statistics 40:283) with a degrees-of-freedom correction; k = 0 (no excess
+     variation) leaves every cell at mu.
+
+  The exit on the 18th birthday is not a hazard but certain.
+* **entries**: a log-linear trend (needs 3+ years; shrunk by its reliability b^2 / (b^2 + se^2),
+  the normal posterior under a N(0, b^2) prior, whose variance the draws use) fitted on the
+  yearly totals, with the 0-17 population as exposure when one is given (rates per 10,000). The
+  level is taken at the information-weighted mean year of the window, where it is uncorrelated
+  with the trend. Age bands are gamma-Poisson: exposure is population-years x the band's share
+  of ages 0-17; the prior is Gamma with the pooled rate as mean and relative variance k from
+  the same moment estimator (with 1 degree of freedom for the pooled rate), so a band with no
+  entries gets a small positive rate and a band with many keeps its own.
+* single years of age within a band, first placement groups by age band and move destinations
+  by age band are proportions (Dirichlet draws with a small pseudo-count).
+
+Every prior strength (the s_f, k and the trend's prior) is estimated from the fit window's own
+data; nothing is set by looking at backtest scores.
+
+Simulate (per path): draw the main effects from their normal posterior, each cell's rate from
+its gamma posterior given them, the pooled entry rate from its gamma posterior and each band's
+rate given it, the trend, and the proportions (parameter uncertainty), then simulate every child
 in care at the origin and every new entrant in quarterly steps: exits, moves, single-year
 ageing with exit on the 18th birthday, child-days per financial year by placement group.
-Everything is vectorised over paths x children with numpy.
+Everything is vectorised over paths x children with numpy. :meth:`FittedStockFlow.rates`
+returns the fitted rates as tables.
 
 Scenarios (:class:`cobic.demand.scenarios.Scenario`) change the fitted rates before simulation.
 """
@@ -23,15 +56,15 @@ Scenarios (:class:`cobic.demand.scenarios.Scenario`) change the fitted rates bef
 from __future__ import annotations
 
 import math
-import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import ClassVar
 
 import numpy as np
 import polars as pl
 
+from cobic.codes import CodeSets, default_codes
 from cobic.data import derive
 from cobic.data.dates import (
     age_on,
@@ -46,11 +79,22 @@ from cobic.data.ssda903 import SSDA903
 from cobic.demand.base import Capabilities, Paths, register
 from cobic.demand.limits import LIMITS, ResourceLimitError, format_bytes
 
-__all__ = ["StockFlow", "FittedStockFlow", "truncate", "AGE_CUTS", "DURATION_CUTS"]
+__all__ = ["StockFlow", "FittedStockFlow", "truncate", "AGE_CUTS", "DURATION_CUTS",
+           "DURATION_LABELS"]
 
-AGE_CUTS = (1, 5, 10, 16)  # birthdays at which the DfE age band changes
+
+def _age_cuts(codes: CodeSets) -> tuple[int, ...]:
+    """Birthdays at which the age band changes: every band's ``min_age`` but the first."""
+    return tuple(b.min_age for b in codes.age_bands[1:])
+
+
+AGE_CUTS = _age_cuts(default_codes())  # of models/ssda903.toml: (1, 5, 10, 16)
 DURATION_CUTS = (91, 365, 730, 1826)  # days in care at which the duration band changes
-N_AB, N_DB = 5, 5
+DURATION_LABELS = ("<3 months", "3-12 months", "1-2 years", "2-5 years", "5+ years")
+N_DB = len(DURATION_CUTS) + 1
+N_AGES = 18  # single years of age 0-17 (the bands must cover exactly these)
+_DAYS_PER_YEAR = 365.25
+_SIGMA_BOUNDS = (1e-3, 5.0)  # numerical range for the random-effect sd (log rate scale)
 
 
 def truncate(data: SSDA903, year: int) -> SSDA903:
@@ -79,8 +123,8 @@ def _band_expr(values: pl.Expr, cuts: tuple[int, ...]) -> pl.Expr:
     return out
 
 
-def _exposure(data: SSDA903, start: date, end_excl: date, groups: tuple[str, ...]
-              ) -> pl.DataFrame:
+def _exposure(data: SSDA903, start: date, end_excl: date, groups: tuple[str, ...],
+              age_cuts: tuple[int, ...] = AGE_CUTS) -> pl.DataFrame:
     """Days looked after, exits and moves by (group, age band, duration band) in a window."""
     eps = derive.episodes_in_scope(data)
     pstart = pl.col("DECOM").min().over("CHILD", "period")
@@ -100,7 +144,7 @@ def _exposure(data: SSDA903, start: date, end_excl: date, groups: tuple[str, ...
                   & (pl.col("DEC") < pl.lit(end_excl)) & (pl.col("DEC") < pl.col("b18")))
     move_event = pl.col("next_is_move") & (pl.col("end") < pl.lit(end_excl))
     eps = eps.with_columns(exit_event=exit_event, move_event=move_event)
-    cuts = [birthday(pl.col("DOB"), k) for k in AGE_CUTS] + [
+    cuts = [birthday(pl.col("DOB"), k) for k in age_cuts] + [
         pl.col("pstart") + timedelta(days=d) for d in DURATION_CUTS]
     seg = eps.select(
         "CHILD", "DOB", "pstart", "placement_group", "exit_event", "move_event", "s", "e",
@@ -113,7 +157,7 @@ def _exposure(data: SSDA903, start: date, end_excl: date, groups: tuple[str, ...
         is_last=pl.col("seg_end") == pl.col("e"),
         age=age_on(pl.col("DOB"), pl.col("cut")),
         dur=(pl.col("cut") - pl.col("pstart")).dt.total_days(),
-    ).with_columns(ab=_band_expr(pl.col("age"), AGE_CUTS), db=_band_expr(pl.col("dur"),
+    ).with_columns(ab=_band_expr(pl.col("age"), age_cuts), db=_band_expr(pl.col("dur"),
                                                                           DURATION_CUTS))
     gmap = {g: i for i, g in enumerate(groups)}
     return (seg.group_by("placement_group", "ab", "db")
@@ -124,48 +168,299 @@ def _exposure(data: SSDA903, start: date, end_excl: date, groups: tuple[str, ...
             .with_columns(g=pl.col("placement_group").replace_strict(gmap, return_dtype=pl.Int32)))
 
 
-def _design(g: np.ndarray, ab: np.ndarray, db: np.ndarray, n_g: int) -> np.ndarray:
-    """Main-effects design: intercept, group (first is reference), age band, duration band."""
-    cols = [np.ones(len(g))]
-    cols += [(g == k).astype(float) for k in range(1, n_g)]
-    cols += [(ab == k).astype(float) for k in range(1, N_AB)]
-    cols += [(db == k).astype(float) for k in range(1, N_DB)]
-    return np.column_stack(cols)
+# ---------------------------------------------------------------- partial pooling
+
+def _cell_grid(n_g: int, n_ab: int) -> np.ndarray:
+    """``[cell, 3]`` (group, age band, duration band) of every cell, in the simulation's order
+    ``(group * n_ab + age band) * N_DB + duration band``."""
+    g, a, d = np.meshgrid(np.arange(n_g), np.arange(n_ab), np.arange(N_DB), indexing="ij")
+    return np.column_stack([g.reshape(-1), a.reshape(-1), d.reshape(-1)])
 
 
-def _poisson_glm(y: np.ndarray, X: np.ndarray, exposure: np.ndarray, prior_days: float = 10.0):
-    """Poisson GLM of events over exposure, with a weak prior: each cell also gets
-    ``prior_days`` of exposure with events at the overall rate, so thin cells shrink towards
-    the overall rate instead of getting zero or absurd hazards."""
-    import statsmodels.api as sm
+def _design(cells: np.ndarray, n_g: int, n_ab: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Main-effects design with an intercept and every level of each factor.
 
-    # with no events at all, half an event keeps the rate small but positive
-    overall = max(y.sum(), 0.5) / max(exposure.sum(), 1.0)
-    y = y + overall * prior_days
-    exposure = exposure + prior_days
-    keep = exposure > 0
-    # drop columns with no exposure at all (e.g. an age band the data never has)
-    used = np.array([X[keep, j].any() for j in range(X.shape[1])])
+    Parameters
+    ----------
+    cells
+        ``[cell, 3]`` group, age band and duration band indices.
+    n_g, n_ab
+        Numbers of placement groups and age bands.
+
+    Returns
+    -------
+    X : numpy.ndarray
+        ``[cell, 1 + n_g + n_ab + N_DB]`` indicator columns (the effects are identified by
+        their priors, so no level is dropped).
+    blocks : list of numpy.ndarray
+        The column indices of each factor (group, age band, duration band).
+    """
+    sizes = (n_g, n_ab, N_DB)
+    cols = [np.ones(len(cells))]
+    blocks, j = [], 1
+    for f, n in enumerate(sizes):
+        cols += [(cells[:, f] == k).astype(float) for k in range(n)]
+        blocks.append(np.arange(j, j + n))
+        j += n
+    return np.column_stack(cols), blocks
+
+
+def _penalised_poisson(y: np.ndarray, X: np.ndarray, offset: np.ndarray, prec: np.ndarray,
+                       max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, float, bool]:
+    """Posterior mode of a Poisson log-linear model with independent N(0, 1 / prec) priors.
+
+    Parameters
+    ----------
+    y, X, offset
+        Counts, design and log exposure (rows with exposure only).
+    prec
+        Prior precision of each coefficient (0: flat prior).
+    max_iter
+        Newton steps at most (each halved until the objective does not fall).
+
+    Returns
+    -------
+    beta : numpy.ndarray
+        The mode.
+    H : numpy.ndarray
+        Negative Hessian of the log posterior at the mode (``X' diag(mu) X + diag(prec)``).
+    objective : float
+        Log likelihood (without the ``log y!`` constant) minus the quadratic penalty.
+    converged : bool
+        Whether the Newton step became negligible and everything is finite.
+    """
+    def objective(b):
+        eta = X @ b + offset
+        with np.errstate(over="ignore", invalid="ignore"):
+            return float(y @ eta - np.exp(eta).sum() - 0.5 * (prec * b * b).sum())
+
     beta = np.zeros(X.shape[1])
-    cov = np.zeros((X.shape[1], X.shape[1]))
-    params = None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = sm.GLM(y[keep], X[keep][:, used], family=sm.families.Poisson(),
-                         offset=np.log(exposure[keep])).fit()
-        params, pcov = np.asarray(res.params), np.asarray(res.cov_params())
-    except (ValueError, np.linalg.LinAlgError):
-        pass
-    if params is None or not (np.isfinite(params).all() and np.isfinite(pcov).all()):
-        # a fit that diverges (e.g. cells with no events) falls back, deterministically, to
-        # the overall rate in every cell, with the overall rate's Poisson uncertainty
-        beta[0] = np.log(overall)
-        cov[0, 0] = 1.0 / max(y.sum(), 1.0)
-        return beta, cov
-    beta[used] = params
-    cov[np.ix_(used, used)] = pcov
-    return beta, cov
+    beta[0] = math.log(max(y.sum(), 0.5) / max(np.exp(offset).sum(), 1e-12))
+    obj, converged = objective(beta), False
+    for _ in range(max_iter):
+        mu = np.exp(X @ beta + offset)
+        H = (X.T * mu) @ X + np.diag(prec)
+        try:
+            step = np.linalg.solve(H, X.T @ (y - mu) - prec * beta)
+        except np.linalg.LinAlgError:
+            break
+        t = 1.0
+        while t > 1e-6:
+            cand = beta + t * step
+            new = objective(cand)
+            if np.isfinite(new) and new >= obj - 1e-12:
+                break
+            t /= 2
+        beta, obj = cand, new
+        if np.max(np.abs(t * step)) < 1e-9:
+            converged = True
+            break
+    mu = np.exp(X @ beta + offset)
+    H = (X.T * mu) @ X + np.diag(prec)
+    converged = converged and bool(np.isfinite(beta).all() and np.isfinite(H).all())
+    return beta, H, obj, converged
+
+
+def _poisson_glmm(y: np.ndarray, exposure: np.ndarray, X: np.ndarray,
+                  blocks: list[np.ndarray]) -> dict:
+    """Main-effects Poisson GLMM, variances by empirical Bayes (Laplace marginal likelihood).
+
+    log E[y] = log exposure + X beta; beta[0] (intercept) has a flat prior, the coefficients of
+    factor f are N(0, s_f^2). s = (s_f) maximises the Laplace approximation
+    ``l(b) - b'P b / 2 - log|H| / 2 + log|P| / 2`` at the mode ``b``; factors with fewer than
+    two levels observed keep s_f at the lower bound (their levels are not identified).
+
+    Parameters
+    ----------
+    y, exposure
+        Events and exposure per cell (cells with no exposure carry no information).
+    X, blocks
+        Design and factor columns from :func:`_design`.
+
+    Returns
+    -------
+    dict
+        ``beta``, ``cov`` (posterior covariance, the inverse of ``H``), ``sigma`` (per factor)
+        and ``edf`` (effective degrees of freedom of the fit, ``p - tr(H^-1 P)``).
+    """
+    from scipy.optimize import minimize
+
+    keep = exposure > 0
+    p, n_f = X.shape[1], len(blocks)
+    if not keep.any() or y[keep].sum() == 0:
+        # nothing to pool: the overall rate from half an event, with its Poisson uncertainty
+        beta, cov = np.zeros(p), np.zeros((p, p))
+        beta[0] = math.log(0.5 / max(exposure.sum(), 1.0))
+        cov[0, 0] = 1.0
+        return {"beta": beta, "cov": cov, "sigma": np.zeros(n_f), "edf": 1.0}
+    yk, Xk, off = y[keep], X[keep], np.log(exposure[keep])
+    seen = [int((Xk[:, cols].sum(axis=0) > 0).sum()) >= 2 for cols in blocks]
+    lo, hi = (math.log(b) for b in _SIGMA_BOUNDS)
+
+    def precisions(log_s):
+        prec = np.zeros(p)
+        for f, cols in enumerate(blocks):
+            prec[cols] = math.exp(-2.0 * log_s[f]) if seen[f] else math.exp(-2.0 * lo)
+        return prec
+
+    def neg_marginal(free):
+        log_s = np.full(n_f, lo)
+        log_s[np.array(seen)] = free
+        prec = precisions(log_s)
+        beta, H, obj, _ = _penalised_poisson(yk, Xk, off, prec)
+        sign, logdet = np.linalg.slogdet(H)
+        if sign <= 0 or not np.isfinite(obj):
+            return 1e30
+        return -(obj - 0.5 * logdet + 0.5 * np.log(prec[prec > 0]).sum())
+
+    log_s = np.full(n_f, lo)
+    if any(seen):
+        res = minimize(neg_marginal, np.full(sum(seen), math.log(0.5)), method="L-BFGS-B",
+                       bounds=[(lo, hi)] * sum(seen))
+        log_s[np.array(seen)] = res.x
+    prec = precisions(log_s)
+    beta, H, _, ok = _penalised_poisson(yk, Xk, off, prec)
+    cov = np.linalg.inv(H)
+    cov = (cov + cov.T) / 2
+    if not ok or not np.isfinite(cov).all():
+        beta, cov = np.zeros(p), np.zeros((p, p))
+        beta[0] = math.log(yk.sum() / exposure.sum())
+        cov[0, 0] = 1.0 / max(yk.sum(), 1.0)
+        return {"beta": beta, "cov": cov, "sigma": np.zeros(n_f), "edf": 1.0}
+    edf = float(p - np.trace(cov * prec[None, :]))
+    return {"beta": beta, "cov": cov, "sigma": np.exp(log_s), "edf": edf}
+
+
+def _moment_dispersion(y: np.ndarray, expected: np.ndarray, df: float) -> float:
+    """Moment estimate of the relative variance ``k`` of cell rates around their prior means.
+
+    Under y ~ Poisson(e theta), theta ~ Gamma(1/k, 1/k), E[X^2] = (n - df) + k sum(e) for the
+    Pearson statistic X^2 = sum((y - e)^2 / e), so k = max(0, (X^2 - (n - df)) / sum(e))
+    (Marshall 1991, with ``df`` for the parameters of the prior means).
+
+    Parameters
+    ----------
+    y, expected
+        Events and prior expected events per cell; cells with ``expected <= 0`` are ignored.
+    df
+        Degrees of freedom used by the prior means.
+
+    Returns
+    -------
+    float
+        ``k >= 0``; 0 means no variation beyond Poisson (every cell at its prior mean).
+    """
+    ok = expected > 0
+    e, yy = expected[ok], y[ok]
+    if e.size == 0:
+        return 0.0
+    x2 = float(((yy - e) ** 2 / e).sum())
+    return max(0.0, (x2 - (e.size - df)) / float(e.sum()))
+
+
+def _gamma_posterior_mean(y: np.ndarray, exposure: np.ndarray, prior: np.ndarray,
+                          k: float) -> np.ndarray:
+    """Posterior mean rate ``prior (1 + k y) / (1 + k prior exposure)`` of a Poisson cell with
+    a Gamma(1/k, 1/(k prior)) prior (the prior mean when ``k = 0``)."""
+    return prior * (1.0 + k * y) / (1.0 + k * prior * exposure)
+
+
+def _gamma_draws(rng: np.random.Generator, y: np.ndarray, exposure: np.ndarray,
+                 prior: np.ndarray, k: float) -> np.ndarray:
+    """Rates drawn from each cell's posterior Gamma(1/k + y, 1/(k prior) + exposure).
+
+    Parameters
+    ----------
+    y, exposure
+        ``[cell]`` events and exposure.
+    prior
+        ``[path, cell]`` prior mean rates (drawn per path).
+    k
+        Relative prior variance; 0 returns ``prior``.
+    """
+    if k <= 0:
+        return prior
+    a = 1.0 / k
+    shape = np.broadcast_to(a + y, prior.shape)
+    return rng.standard_gamma(shape) / (a / np.maximum(prior, 1e-300) + exposure)
+
+
+def _hazard_fit(events: np.ndarray, days: np.ndarray, X: np.ndarray,
+                blocks: list[np.ndarray]) -> dict:
+    """Exit or move rates per cell: the GLMM main effects and the cells' gamma layer.
+
+    Returns the GLMM's ``beta``, ``cov``, ``sigma`` and ``edf`` with ``k`` (relative variance
+    of the cells around the main effects), ``prior`` and ``rate`` (posterior mean) per day.
+    """
+    fit = _poisson_glmm(events, days, X, blocks)
+    prior = np.exp(X @ fit["beta"])
+    k = _moment_dispersion(events, prior * days, fit["edf"])
+    return {**fit, "k": k, "prior": prior,
+            "rate": _gamma_posterior_mean(events, days, prior, k)}
+
+
+def _trend_fit(totals: np.ndarray, expo: np.ndarray, t: np.ndarray) -> tuple[float, float,
+                                                                             float] | None:
+    """Log-linear trend of yearly totals: ``(b, se^2, t_bar)`` or None if not identified.
+
+    ``t_bar`` is the information-weighted mean of ``t``, where the level is uncorrelated with
+    the slope.
+    """
+    ok = expo > 0
+    if ok.sum() < 3 or totals[ok].sum() == 0:
+        return None
+    X = np.column_stack([np.ones(ok.sum()), t[ok]])
+    beta, H, _, conv = _penalised_poisson(totals[ok], X, np.log(expo[ok]), np.zeros(2))
+    if not conv:
+        return None
+    cov = np.linalg.inv(H)
+    mu = np.exp(X @ beta + np.log(expo[ok]))
+    return float(beta[1]), float(cov[1, 1]), float((mu * t[ok]).sum() / mu.sum())
+
+
+def _entry_fit(counts: np.ndarray, expo: np.ndarray, t: np.ndarray, widths: np.ndarray,
+               trend: bool) -> dict:
+    """Entry rates by age band: trend on the totals, gamma-Poisson pooling of the bands.
+
+    Parameters
+    ----------
+    counts
+        ``[year, band]`` entries.
+    expo
+        ``[year]`` population-years of exposure (the year's population times the share of
+        the year inside the window).
+    t
+        ``[year]`` year minus origin.
+    widths
+        ``[band]`` single years of age in each band (their share of 0-17 is the band's share
+        of the exposure).
+    trend
+        Whether to fit a trend.
+
+    Returns
+    -------
+    dict
+        ``events``, ``exposure`` (band population-years at ``t0``, trend-adjusted), ``pooled``
+        (prior mean rate), ``k``, ``rate`` (posterior mean at ``t0``, per band population),
+        ``t0`` (centre of the window, years from the origin), ``trend`` (b or None),
+        ``trend_se2``, ``trend_mean`` and ``trend_var`` (the shrunk posterior).
+    """
+    share = widths / widths.sum()
+    tr = _trend_fit(counts.sum(axis=1), expo, t) if trend else None
+    b, se2, t0 = tr if tr is not None else (0.0, 0.0, 0.0)
+    adj = expo * np.exp(b * (t - t0))
+    y = counts.sum(axis=0)
+    E = share * adj.sum()
+    if y.sum() > 0:
+        pooled = y.sum() / E.sum()
+        k = _moment_dispersion(y, pooled * E, 1.0)
+    else:
+        pooled, k = 0.5 / max(E.sum(), 1e-12), 0.0
+    rel = b * b / (b * b + se2) if b * b + se2 > 0 else 0.0
+    return {"events": y, "exposure": E, "pooled": pooled, "k": k,
+            "rate": _gamma_posterior_mean(y, E, np.full(len(y), pooled), k),
+            "t0": t0, "trend": b if tr is not None else None, "trend_se2": se2,
+            "trend_mean": b * rel, "trend_var": se2 * rel}
 
 
 @register
@@ -176,16 +471,23 @@ class StockFlow:
     Parameters
     ----------
     fit_years
-        Collection years up to the origin used to estimate exit and move hazards.
+        Collection years up to the origin used to estimate exit and move hazards (when
+        ``window_years`` is None).
     entry_years
-        Collection years up to the origin used to estimate the entry rate and its trend.
+        Collection years up to the origin used to estimate the entry rate and its trend (when
+        ``window_years`` is None).
     trend
         Fit a log-linear trend in the entry rate (needs 3+ entry years) and carry it forward;
-        its uncertainty is drawn with the other parameters, so intervals widen with the horizon.
+        its (shrunk) uncertainty is drawn with the other parameters, so intervals widen with
+        the horizon.
     population
         Optional ``year, population`` (0-17, the denominator for each collection year): entry
         rates are then per 10,000 children and follow the population forward (held at its last
         value unless ``population`` extends beyond the origin).
+    window_years
+        The reference period: fit entries, exits and moves on the last ``window_years`` years
+        (any positive number, e.g. 0.5, 1 or 3) up to 31 March of the origin, instead of
+        ``fit_years`` and ``entry_years``. None (the default) keeps those.
     """
 
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -197,66 +499,110 @@ class StockFlow:
     entry_years: int = 6
     trend: bool = True
     population: pl.DataFrame | None = None
+    window_years: float | None = None
+
+    def __post_init__(self):
+        for what in ("fit_years", "entry_years"):
+            v = getattr(self, what)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{what} must be a whole number of years >= 1, got {v!r}")
+        w = self.window_years
+        if w is not None and (isinstance(w, bool) or not isinstance(w, (int, float))
+                              or not math.isfinite(w) or w <= 0):
+            raise ValueError(f"window_years must be a positive number of years or None, "
+                             f"got {w!r}")
+
+    def _windows(self, data: SSDA903) -> tuple[date, date, date]:
+        """Starts of the exit/move window and of the entry window, and the (exclusive) end."""
+        years = data.collection_years
+        end_excl = year_end(years[-1]) + timedelta(days=1)
+        if self.window_years is None:
+            start = year_start(years[-min(self.fit_years, len(years))])
+            entry_start = year_start(years[-min(self.entry_years, len(years))])
+        else:  # whole years by the calendar (1 April), the rest in days
+            whole = int(self.window_years)
+            start = (end_excl.replace(year=end_excl.year - whole)
+                     - timedelta(days=round((self.window_years - whole) * _DAYS_PER_YEAR)))
+            start = entry_start = max(start, year_start(years[0]))
+        return start, entry_start, end_excl
 
     def fit(self, data: SSDA903) -> FittedStockFlow:
         if not isinstance(data, SSDA903):
             raise TypeError("stockflow is fitted on SSDA903 episodes (cobic.data.read_ssda903)")
         origin = data.collection_years[-1]
-        k = min(self.fit_years, len(data.collection_years))
-        years = data.collection_years[-k:]
-        start, end_excl = year_start(years[0]), year_end(origin) + timedelta(days=1)
+        start, entry_start, end_excl = self._windows(data)
+        years = tuple(y for y in data.collection_years if year_end(y) >= start)
         groups = data.codes.group_names
-        n_g = len(groups)
+        bands = data.codes.age_bands
+        cuts = _age_cuts(data.codes)
+        n_g, n_ab = len(groups), len(bands)
 
-        # ---- exits and moves: events over exposure, Poisson GLMs with main effects
-        ex = _exposure(data, start, end_excl, groups)
-        g, ab, db = (ex[c].to_numpy() for c in ("g", "ab", "db"))
-        days = ex["days"].to_numpy().astype(float)
-        X = _design(g, ab, db, n_g)
-        exit_beta, exit_cov = _poisson_glm(ex["exits"].to_numpy().astype(float), X, days)
-        move_beta, move_cov = _poisson_glm(ex["moves"].to_numpy().astype(float), X, days)
+        # ---- exits and moves: events over exposure in every cell, pooled (module docstring)
+        ex = _exposure(data, start, end_excl, groups, cuts)
+        cells = _cell_grid(n_g, n_ab)
+        idx = (ex["g"].to_numpy() * n_ab + ex["ab"].to_numpy()) * N_DB + ex["db"].to_numpy()
+        n_cells = len(cells)
+        days = np.bincount(idx, weights=ex["days"].to_numpy().astype(float), minlength=n_cells)
+        exits = np.bincount(idx, weights=ex["exits"].to_numpy().astype(float), minlength=n_cells)
+        moves = np.bincount(idx, weights=ex["moves"].to_numpy().astype(float), minlength=n_cells)
+        X, blocks = _design(cells, n_g, n_ab)
+        exit_fit = _hazard_fit(exits, days, X, blocks)
+        move_fit = _hazard_fit(moves, days, X, blocks)
 
-        # ---- entries by year and age band (over ``entry_years``, for the trend); single ages
-        # and first placements as proportions
-        ke = min(self.entry_years, len(data.collection_years))
-        entry_years = data.collection_years[-ke:]
+        # ---- entries by year and age band (for the trend); single ages and first placements
+        # as proportions
+        entry_years = tuple(y for y in data.collection_years if year_end(y) >= entry_start)
         per = derive.periods_of_care(data).filter(
-            pl.col("start").is_between(year_start(entry_years[0]), year_end(origin)))
+            pl.col("start").is_between(entry_start, end_excl - timedelta(days=1)))
         per = per.with_columns(year=collection_year_of(pl.col("start")),
-                               ab=_band_expr(pl.col("age_at_start"), AGE_CUTS))
-        counts = np.zeros((len(entry_years), N_AB))
+                               ab=_band_expr(pl.col("age_at_start"), cuts))
+        counts = np.zeros((len(entry_years), n_ab))
         for y, b, n in per.group_by("year", "ab").agg(pl.len()).iter_rows():
             counts[entry_years.index(y), b] += n
-        age_counts = np.zeros(18)
+        age_counts = np.zeros(N_AGES)
         for a, n in per.group_by("age_at_start").agg(pl.len()).iter_rows():
-            age_counts[min(max(a, 0), 17)] += n
-        first = np.zeros((N_AB, n_g))
+            age_counts[min(max(a, 0), N_AGES - 1)] += n
+        first = np.zeros((n_ab, n_g))
         gmap = {gg: i for i, gg in enumerate(groups)}
         for b, gg, n in per.group_by("ab", "first_group").agg(pl.len()).iter_rows():
             first[b, gmap[gg]] += n
-        dest = np.zeros((N_AB, n_g))
-        moves_to = _move_destinations(data, start, end_excl)
+        dest = np.zeros((n_ab, n_g))
+        moves_to = _move_destinations(data, start, end_excl, cuts)
         for b, gg, n in moves_to.iter_rows():
             dest[b, gmap[gg]] += n
 
         pop = self._population(entry_years, origin)
+        # the share of each collection year inside the entry window (1 for whole years)
+        frac = np.array([((min(year_end(y) + timedelta(days=1), end_excl)
+                           - max(year_start(y), entry_start)).days)
+                         / ((year_end(y) - year_start(y)).days + 1) for y in entry_years])
+        t = np.array(entry_years, dtype=float) - origin
         trend = self.trend and len(entry_years) >= 3
-        entry_beta, entry_cov = _entry_glm(counts, pop, entry_years, origin, trend)
-        if trend:
-            # shrink the trend by its reliability b^2 / (b^2 + se^2): a trend that is mostly
-            # noise is carried forward only in part (its full uncertainty stays in the draws)
-            b, se2 = entry_beta[N_AB], entry_cov[N_AB, N_AB]
-            entry_beta = entry_beta.copy()
-            entry_beta[N_AB] = b * b**2 / (b**2 + se2) if b**2 + se2 > 0 else 0.0
+        widths = np.array([b.max_age - b.min_age + 1 for b in bands], dtype=float)
+        ent = _entry_fit(counts, pop * frac, t, widths, trend)
+        ent["population_mean"] = float((pop * frac).sum() / max(frac.sum(), 1e-12))
+        ent["days"] = (end_excl - entry_start).days
+        trend = ent["trend"] is not None
+        # log entries a year per unit population at the origin, by band, and the trend
+        share = widths / widths.sum()
+        level = np.log(np.maximum(ent["rate"] * share, 1e-300)) + ent["trend_mean"] * (
+            -ent["t0"])
+        entry_beta = np.append(level, ent["trend_mean"] if trend else 0.0)
 
         stock = _initial_stock(data, groups)
         return FittedStockFlow(
             area=data.source, origin=origin, groups=groups, years=years,
-            exit_beta=exit_beta, exit_cov=exit_cov, move_beta=move_beta, move_cov=move_cov,
-            entry_beta=entry_beta, entry_cov=entry_cov, trend=trend,
+            exit_beta=exit_fit["beta"], exit_cov=exit_fit["cov"],
+            move_beta=move_fit["beta"], move_cov=move_fit["cov"],
+            entry_beta=entry_beta, trend=trend,
             population=pop, future_population=self._future_population(origin),
             age_counts=age_counts, first_counts=first, dest_counts=dest, stock=stock,
-            exposure=ex,
+            exposure=ex, age_bands=tuple(b.label for b in bands), age_cuts=cuts,
+            age_ranges=tuple((b.min_age, b.max_age) for b in bands),
+            cell_events={"exit": exits, "move": moves}, cell_days=days,
+            cell_k={"exit": exit_fit["k"], "move": move_fit["k"]},
+            cell_sigma={"exit": exit_fit["sigma"], "move": move_fit["sigma"]},
+            entry=ent, windows=(start, entry_start, end_excl),
         )
 
     def _population(self, years: tuple[int, ...], origin: int) -> np.ndarray:
@@ -275,32 +621,14 @@ class StockFlow:
                 .iter_rows() if y > origin}
 
 
-def _entry_glm(counts: np.ndarray, pop: np.ndarray, years, origin: int, trend: bool):
-    """log E[entries(year, band)] = log pop(year) + alpha_band (+ beta (year - origin))."""
-    n_y = len(years)
-    y = counts.reshape(-1)
-    band = np.tile(np.arange(N_AB), n_y)
-    t = np.repeat(np.array(years, dtype=float) - origin, N_AB)
-    X = np.column_stack([(band == b).astype(float) for b in range(N_AB)] + ([t] if trend else []))
-    expo = np.repeat(pop, N_AB)
-    import statsmodels.api as sm
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        # a band with no entries at all gets a tiny pseudo-count so its rate is ~0, not -inf
-        zero_band = counts.sum(axis=0) == 0
-        y_adj = y + 0.01 * zero_band[band]
-        res = sm.GLM(y_adj, X, family=sm.families.Poisson(), offset=np.log(expo)).fit()
-    return np.asarray(res.params), np.asarray(res.cov_params())
-
-
-def _move_destinations(data: SSDA903, start: date, end_excl: date) -> pl.DataFrame:
+def _move_destinations(data: SSDA903, start: date, end_excl: date,
+                       age_cuts: tuple[int, ...] = AGE_CUTS) -> pl.DataFrame:
     eps = derive.episodes_in_scope(data)
     change = list(data.codes.placement_change_rne)
     first = pl.col("DECOM") == pl.col("DECOM").min().over("CHILD", "period")
     m = eps.filter(~first & pl.col("RNE").is_in(change)
                    & pl.col("DECOM").is_between(start, end_excl - timedelta(days=1)))
-    m = m.with_columns(ab=_band_expr(age_on(pl.col("DOB"), pl.col("DECOM")), AGE_CUTS))
+    m = m.with_columns(ab=_band_expr(age_on(pl.col("DOB"), pl.col("DECOM")), age_cuts))
     return m.group_by("ab", "placement_group").agg(pl.len()).select("ab", "placement_group",
                                                                      "len")
 
@@ -334,7 +662,6 @@ class FittedStockFlow:
     move_beta: np.ndarray
     move_cov: np.ndarray
     entry_beta: np.ndarray
-    entry_cov: np.ndarray
     trend: bool
     population: np.ndarray
     future_population: dict[int, float]
@@ -343,6 +670,16 @@ class FittedStockFlow:
     dest_counts: np.ndarray
     stock: dict[str, np.ndarray]
     exposure: pl.DataFrame
+    age_bands: tuple[str, ...] = tuple(b.label for b in default_codes().age_bands)
+    age_cuts: tuple[int, ...] = AGE_CUTS
+    age_ranges: tuple[tuple[int, int], ...] = tuple(
+        (b.min_age, b.max_age) for b in default_codes().age_bands)
+    cell_events: dict[str, np.ndarray] = field(default_factory=dict)
+    cell_days: np.ndarray | None = None
+    cell_k: dict[str, float] = field(default_factory=dict)
+    cell_sigma: dict[str, np.ndarray] = field(default_factory=dict)
+    entry: dict = field(default_factory=dict)
+    windows: tuple[date, date, date] | None = None
     scenario: object = None
     scenario_name: str = "baseline"
     area_name: str | None = None
@@ -350,8 +687,63 @@ class FittedStockFlow:
     # ------------------------------------------------------------ readable estimates
     def entry_rate(self) -> float:
         """Fitted entries per year (per 10,000 children when a population was given)."""
-        lam = np.exp(self.entry_beta[:N_AB]).sum()
+        lam = np.exp(self.entry_beta[:len(self.age_bands)]).sum()
         return float(lam * (1e4 if self.population.max() > 1 else 1.0))
+
+    def rates(self) -> dict[str, pl.DataFrame]:
+        """The fitted rates as tables: ``entries`` by age band, ``exits`` and ``moves`` by
+        placement group x age band x time in care.
+
+        Columns: ``events`` and ``exposure_days`` in the fit window; ``raw_rate_per_year``
+        (events over exposure; null without exposure), ``prior_rate_per_year`` (what the cell
+        is pooled towards: the main effects for exits and moves, the pooled rate for entries),
+        ``prior_events`` (the prior's weight in events, 1 / k; infinite when the cells show no
+        variation beyond Poisson) and ``rate_per_year`` (the shrunk posterior mean). Exit and
+        move rates are per child looked after per year; entry rates are entries a year at the
+        window's average population and its centre year (trend-adjusted), with
+        ``rate_at_origin_per_year`` the level the simulation starts from.
+        """
+        e = self.entry
+        n_ab = len(self.age_bands)
+        share = np.array([hi - lo + 1 for lo, hi in self.age_ranges], dtype=float)
+        share = share / share.sum()
+        # band population-years -> entries a year at the window's average population
+        per_year = share * e["population_mean"]
+        raw = np.where(e["exposure"] > 0, e["events"] / np.maximum(e["exposure"], 1e-300),
+                       np.nan)
+        prior_events = 1.0 / e["k"] if e["k"] > 0 else math.inf
+        pop_origin = float(self.population[-1])
+        entries = pl.DataFrame({
+            "age_band": list(self.age_bands),
+            "events": e["events"].astype(np.int64),
+            "exposure_days": np.full(n_ab, float(e["days"])),
+            "raw_rate_per_year": raw * per_year,
+            "prior_rate_per_year": e["pooled"] * per_year,
+            "prior_events": np.full(n_ab, prior_events),
+            "rate_per_year": e["rate"] * per_year,
+            "rate_at_origin_per_year": np.exp(self.entry_beta[:n_ab]) * pop_origin,
+        }).with_columns(pl.col("raw_rate_per_year").fill_nan(None))
+        out = {"entries": entries}
+        cells = _cell_grid(len(self.groups), n_ab)
+        X, _ = _design(cells, len(self.groups), n_ab)
+        days = self.cell_days
+        for kind, beta in (("exit", self.exit_beta), ("move", self.move_beta)):
+            y, k = self.cell_events[kind], self.cell_k[kind]
+            prior = np.exp(X @ beta)
+            rate = _gamma_posterior_mean(y, days, prior, k)
+            out[f"{kind}s"] = pl.DataFrame({
+                "placement_group": [self.groups[g] for g in cells[:, 0]],
+                "age_band": [self.age_bands[a] for a in cells[:, 1]],
+                "duration_band": [DURATION_LABELS[d] for d in cells[:, 2]],
+                "events": y.astype(np.int64),
+                "exposure_days": days,
+                "raw_rate_per_year": np.where(days > 0, y / np.maximum(days, 1e-300)
+                                              * _DAYS_PER_YEAR, np.nan),
+                "prior_rate_per_year": prior * _DAYS_PER_YEAR,
+                "prior_events": np.full(len(y), 1.0 / k if k > 0 else math.inf),
+                "rate_per_year": rate * _DAYS_PER_YEAR,
+            }).with_columns(pl.col("raw_rate_per_year").fill_nan(None))
+        return out
 
     def with_scenario(self, scenario, name: str | None = None) -> FittedStockFlow:
         return replace(self, scenario=scenario,
@@ -366,34 +758,39 @@ class FittedStockFlow:
         P = n_paths
         sc = self.scenario
 
-        # ---- parameter draws (uncertainty) -> per-path rate tables
-        cells = np.array([(g, a, d) for g in range(n_g) for a in range(N_AB) for d in range(N_DB)])
-        Xc = _design(cells[:, 0], cells[:, 1], cells[:, 2], n_g)
+        n_ab = len(self.age_bands)
+        # ---- parameter draws (uncertainty) -> per-path rate tables: main effects from their
+        # normal posterior, then each cell's rate from its gamma posterior given them
+        Xc, _ = _design(_cell_grid(n_g, n_ab), n_g, n_ab)
         eb = rng.multivariate_normal(self.exit_beta, self.exit_cov, size=P, method="eigh")
         mb = rng.multivariate_normal(self.move_beta, self.move_cov, size=P, method="eigh")
         # hazards per day, kept within 1e-6 and 20 a year so thin data cannot overflow
-        lo, hi = np.log(1e-6 / 365.25), np.log(20.0 / 365.25)
-        h_exit = np.exp(np.clip(eb @ Xc.T, lo, hi)).reshape(P, n_g, N_AB, N_DB)
-        h_move = np.exp(np.clip(mb @ Xc.T, lo, hi)).astype(np.float32).reshape(-1)
-        # unseen groups keep hazards from the reference effects; zero-exposure cells are fine
-        ent = rng.multivariate_normal(self.entry_beta, self.entry_cov, size=P, method="eigh")
+        lo, hi = 1e-6 / 365.25, 20.0 / 365.25
+        h = {}
+        for kind, b in (("exit", eb), ("move", mb)):
+            prior = np.exp(np.clip(b @ Xc.T, np.log(lo), np.log(hi)))
+            h[kind] = np.clip(_gamma_draws(rng, self.cell_events[kind], self.cell_days, prior,
+                                           self.cell_k[kind]), lo, hi)
+        h_exit = h["exit"].reshape(P, n_g, n_ab, N_DB)
+        h_move = h["move"].astype(np.float32).reshape(-1)
+        ent = self._entry_draws(rng, P)
         age_p = rng.dirichlet(self.age_counts + 0.5, size=P)  # [P, 18]
         first_p = np.stack([rng.dirichlet(self.first_counts[b] + 0.1, size=P)
-                            for b in range(N_AB)], axis=1)  # [P, band, g]
+                            for b in range(n_ab)], axis=1)  # [P, band, g]
         dest_p = np.stack([rng.dirichlet(self.dest_counts[b] + 0.1, size=P)
-                           for b in range(N_AB)], axis=1)
+                           for b in range(n_ab)], axis=1)
         if sc is not None:
             h_exit = h_exit * sc.exit_multiplier
             first_p = sc.shift_mix(first_p, self.groups)
             dest_p = sc.shift_mix(dest_p, self.groups)
         first_cum, dest_cum = _cumulative(first_p), _cumulative(dest_p)
-        age_within = _age_within_band(age_p)
+        age_within = _age_within_band(age_p, self.age_ranges)
 
         tables = {
             "h_exit": h_exit.astype(np.float32).reshape(P, -1),
             "h_move": h_move.reshape(P, -1),
             "ent": ent, "age_within": age_within,
-            "first_cum": first_cum.reshape(P, N_AB, -1), "dest_cum": dest_cum.reshape(P, N_AB, -1),
+            "first_cum": first_cum.reshape(P, n_ab, -1), "dest_cum": dest_cum.reshape(P, n_ab, -1),
         }
         # two independent chunks of paths on two threads (numpy releases the GIL in its
         # loops); the chunking is fixed, so the same seed gives the same paths on any machine
@@ -406,7 +803,7 @@ class FittedStockFlow:
             parts = list(pool.map(lambda x: self._run_paths(horizon, *x), parts_in))
         res = {k: np.concatenate([pt[k] for pt in parts], axis=1) for k in parts[0]}
         periods = tuple(self.origin + h for h in range(1, horizon + 1))
-        band_names = ("under 1", "1-4", "5-9", "10-15", "16-17")
+        band_names = self.age_bands
         return Paths(model="stockflow", areas=(self.area_name or self.area,), origin=self.origin,
                      periods=periods, groups=self.groups, values=res["stock"],
                      scenario=self.scenario_name,
@@ -415,17 +812,46 @@ class FittedStockFlow:
                             "days_by_duration": res["days_by_duration"]},
                      age_bands={b: res[b] for b in band_names})
 
+    def _entry_draws(self, rng: np.random.Generator, P: int) -> np.ndarray:
+        """``[path, band + 1]``: entry rates per unit population at the origin by band, and
+        the trend (0 without one).
+
+        The pooled rate is drawn from its gamma posterior, each band's rate from its gamma
+        posterior given it, and the trend from its (shrunk) normal posterior; the level is
+        taken at the window's centre ``t0``, so a drawn trend also moves the level at the
+        origin. All relative to ``entry_beta`` (the posterior means), which scenarios and
+        tests may replace.
+        """
+        e = self.entry
+        n_ab = len(self.age_bands)
+        y, E = e["events"], e["exposure"]
+        total = float(y.sum())
+        pooled = rng.standard_gamma(total if total > 0 else 0.5, size=P) / max(E.sum(), 1e-300)
+        lam = _gamma_draws(rng, y, E, np.repeat(pooled[:, None], n_ab, axis=1), e["k"])
+        rel = lam / e["rate"][None, :]
+        if self.trend:
+            b_mean = float(self.entry_beta[n_ab])
+            b = b_mean + math.sqrt(e["trend_var"]) * rng.standard_normal(P)
+            rel = rel * np.exp((b - b_mean) * -e["t0"])[:, None]
+        else:
+            b = np.zeros(P)
+        return np.column_stack([np.exp(self.entry_beta[:n_ab])[None, :] * rel, b])
+
     def _run_paths(self, horizon: int, tables: dict[str, np.ndarray],
                    rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Simulate the paths whose parameter tables are given (one chunk)."""
         sc = self.scenario
         n_g = len(self.groups)
+        n_ab = len(self.age_bands)
+        n_cut = n_ab - 1
+        offsets = np.floor(_DAYS_PER_YEAR * np.array([*self.age_cuts, 18])).astype(
+            np.int64)[None, :]
         P = tables["ent"].shape[0]
         h_exit_f = tables["h_exit"].reshape(-1)
         h_move_f = tables["h_move"].reshape(-1)
         ent, age_within = tables["ent"], tables["age_within"]
-        first_cum = tables["first_cum"].reshape(P * N_AB, -1)
-        dest_cum = tables["dest_cum"].reshape(P * N_AB, -1)
+        first_cum = tables["first_cum"].reshape(P * n_ab, -1)
+        dest_cum = tables["dest_cum"].reshape(P * n_ab, -1)
         # ---- state: the stock at the origin, replicated per path (day numbers as int32)
         s0 = self.stock
         n0 = len(s0["group"])
@@ -434,7 +860,7 @@ class FittedStockFlow:
             "group": np.tile(s0["group"], P).astype(np.int32),
             "pstart": np.tile(s0["pstart"], P).astype(np.int32),
             # the birthdays at which the age band changes (1, 5, 10, 16) and the 18th
-            "bdays": np.tile(_birthdays(s0["dob"]), (P, 1)).astype(np.int32),
+            "bdays": np.tile(_birthdays(s0["dob"], self.age_cuts), (P, 1)).astype(np.int32),
             "active_from": np.full(P * n0, day_number(year_end(self.origin)) + 1, np.int32),
         }
         st.update(_bands_at(st["bdays"], st["pstart"], st["active_from"]))
@@ -446,7 +872,7 @@ class FittedStockFlow:
         exits = np.zeros((1, P, horizon, n_g))
         moves = np.zeros((1, P, horizon, n_g))
         by_dur = np.zeros((1, P, horizon, 3))  # days under 6 months, 6-12 months, 12+ in care
-        band_names = ("under 1", "1-4", "5-9", "10-15", "16-17")
+        band_names = self.age_bands
         bands = {b: np.zeros((1, P, horizon)) for b in band_names}
         followed = float(P * n0)
         for hi, year in enumerate(periods):
@@ -459,21 +885,21 @@ class FittedStockFlow:
             _check_entrants(lam_band, followed, P, year)
             n_new = rng.poisson(lam_band)  # [P, band]
             if sc is not None and sc.extra_uasc:
-                n_new[:, 4] += rng.poisson(sc.extra_uasc * np.ones(P))
+                n_new[:, n_ab - 1] += rng.poisson(sc.extra_uasc * np.ones(P))
             tot = int(n_new.sum())
             if tot:
-                npath = np.repeat(np.repeat(np.arange(P), N_AB), n_new.reshape(-1))
-                nband = np.repeat(np.tile(np.arange(N_AB), P), n_new.reshape(-1))
+                npath = np.repeat(np.repeat(np.arange(P), n_ab), n_new.reshape(-1))
+                nband = np.repeat(np.tile(np.arange(n_ab), P), n_new.reshape(-1))
                 # single ages: multinomial counts per path and band, laid out in the same
                 # (path, band) blocks as npath and nband
                 by_age = rng.multinomial(n_new, age_within)  # [P, band, 18]
-                ages = np.repeat(np.tile(np.arange(18), P * N_AB), by_age.reshape(-1))
+                ages = np.repeat(np.tile(np.arange(N_AGES), P * n_ab), by_age.reshape(-1))
                 day = ys + rng.integers(0, ye - ys, size=tot)
                 ndob = day - np.floor(365.25 * ages + rng.random(tot) * 362.25).astype(np.int64)
-                g0 = _categorical(rng, first_cum, npath * N_AB + nband)
+                g0 = _categorical(rng, first_cum, npath * n_ab + nband)
                 new = {"path": npath, "group": g0, "pstart": day,
                        # future entrants: birthdays as whole days of 365.25 (within a day)
-                       "bdays": ndob[:, None] + _BIRTHDAY_OFFSETS, "active_from": day}
+                       "bdays": ndob[:, None] + offsets, "active_from": day}
                 new.update(_bands_at(new["bdays"], day, day))
                 st = {k: np.concatenate([v, new[k].astype(np.int32)]) for k, v in st.items()}
                 _accumulate(entries[0, :, hi], npath, g0, 1.0)
@@ -486,7 +912,7 @@ class FittedStockFlow:
                 tau = np.maximum(np.int64(qe) - s, 0).astype(np.float32)
                 ab, db = st["ab"], st["db"]
                 pg = path * n_g + group
-                cell = (pg * N_AB + ab) * N_DB + db
+                cell = (pg * n_ab + ab) * N_DB + db
                 lam_exit = h_exit_f[cell] * tau
                 lam_move = h_move_f[cell] * tau
                 # where the age or duration band changes inside the quarter, integrate the
@@ -495,13 +921,13 @@ class FittedStockFlow:
                 if ch.size:
                     na, nd = st["next_age"][ch], st["next_dur"][ch]
                     lam_exit[ch], lam_move[ch] = _piecewise_hazard(
-                        h_exit_f, h_move_f, pg[ch], ab[ch], db[ch], s[ch], na, nd, qe)
+                        h_exit_f, h_move_f, pg[ch], ab[ch], db[ch], s[ch], na, nd, qe, n_ab)
                     # move the bands on past the change points inside the quarter
                     up_a = ch[na < qe]
                     st["ab"][up_a] += 1
                     a_new = st["ab"][up_a]
                     st["next_age"][up_a] = np.where(
-                        a_new < 4, bd[up_a, np.minimum(a_new, 3)], _NEVER)
+                        a_new < n_cut, bd[up_a, np.minimum(a_new, max(n_cut - 1, 0))], _NEVER)
                     up_d = ch[nd < qe]
                     st["db"][up_d] += 1
                     st["next_dur"][up_d] = np.minimum(
@@ -510,7 +936,7 @@ class FittedStockFlow:
                 p_move = (1.0 - p_exit) * (1.0 - np.exp(-lam_move))
                 u = rng.random(len(s), dtype=np.float32)
                 t_ev = s + (rng.random(len(s), dtype=np.float32) * tau).astype(np.int32)
-                b = bd[:, 4]
+                b = bd[:, n_cut]
                 before18 = t_ev < b
                 haz_exit = (u < p_exit) & before18
                 is_move = (u >= p_exit) & (u < p_exit + p_move) & before18
@@ -524,7 +950,7 @@ class FittedStockFlow:
                                                minlength=P * n_g).reshape(P, n_g)
                 mv = np.flatnonzero(is_move)
                 if mv.size:
-                    new_g = _categorical(rng, dest_cum, path[mv] * N_AB + ab[mv])
+                    new_g = _categorical(rng, dest_cum, path[mv] * n_ab + ab[mv])
                     _accumulate(cdays[0, :, hi], path[mv], new_g, end_care[mv] - t_ev[mv])
                     _accumulate(moves[0, :, hi], path[mv], new_g, 1.0)
                     days[mv] += end_care[mv] - t_ev[mv]
@@ -538,13 +964,13 @@ class FittedStockFlow:
                 _accumulate(exits[0, :, hi], path[xi], group[xi], 1.0)
                 # out of care: no exposure from now on (removed at the year end)
                 st["active_from"][xi] = _NEVER
-                bd[xi, 4] = _NEVER
+                bd[xi, n_cut] = _NEVER
             # ---- stock on 31 March; drop those who left
             idx = np.flatnonzero(st["active_from"] < _NEVER)
             st = {k: v.take(idx, axis=0) for k, v in st.items()}
             path, group, bd = st["path"], st["group"], st["bdays"]
             _accumulate(stock[0, :, hi], path, group, 1.0)
-            age_end = (bd[:, :4] <= ye - 1).sum(axis=1)
+            age_end = (bd[:, :n_cut] <= ye - 1).sum(axis=1)
             for b_i, name in enumerate(band_names):
                 bands[name][0, :, hi] = np.bincount(path[age_end == b_i], minlength=P)
         out = {"stock": stock, "child_days": cdays, "entries": entries, "exits": exits,
@@ -554,9 +980,10 @@ class FittedStockFlow:
 
     def _entry_lambda(self, ent: np.ndarray, year: int) -> np.ndarray:
         """Expected entries per path and age band in ``year``."""
-        lam = np.exp(ent[:, :N_AB])
+        n_ab = len(self.age_bands)
+        lam = ent[:, :n_ab]
         if self.trend:
-            lam = lam * np.exp(ent[:, N_AB:N_AB + 1] * (year - self.origin))
+            lam = lam * np.exp(ent[:, n_ab:n_ab + 1] * (year - self.origin))
         pop = self.future_population.get(year, float(self.population[-1]))
         return lam * pop
 
@@ -578,26 +1005,28 @@ def _check_entrants(lam_band: np.ndarray, followed: float, n_paths: int, year: i
 
 _NEVER = np.iinfo(np.int32).max
 _DUR_NEXT = np.array([*DURATION_CUTS, 10**8], dtype=np.int64)  # next duration cut by band
-_BIRTHDAY_OFFSETS = np.floor(365.25 * np.array([*AGE_CUTS, 18])).astype(np.int64)[None, :]
 
 
 def _bands_at(bd: np.ndarray, pstart: np.ndarray, day: np.ndarray) -> dict[str, np.ndarray]:
-    """Age band and duration band on ``day``, and the next day either changes."""
-    ab = (bd[:, 0] <= day).astype(np.int32)
-    for k in (1, 2, 3):
+    """Age band and duration band on ``day``, and the next day either changes.
+
+    ``bd`` holds the birthdays at which the age band changes and, last, the 18th."""
+    n_cut = bd.shape[1] - 1
+    ab = np.zeros(bd.shape[0], dtype=np.int32)
+    for k in range(n_cut):
         ab += bd[:, k] <= day
     dur = day - pstart
     db = (dur >= DURATION_CUTS[0]).astype(np.int32)
     for c in DURATION_CUTS[1:]:
         db += dur >= c
-    next_age = np.where(ab < 4, np.take_along_axis(bd, np.minimum(ab, 3)[:, None], axis=1)[:, 0],
-                        _NEVER)
+    at = np.minimum(ab, max(n_cut - 1, 0))[:, None]
+    next_age = np.where(ab < n_cut, np.take_along_axis(bd, at, axis=1)[:, 0], _NEVER)
     next_dur = np.minimum(pstart + _DUR_NEXT[db], _NEVER)
     return {"ab": ab, "db": db, "next_age": next_age.astype(np.int32),
             "next_dur": next_dur.astype(np.int32)}
 
 
-def _piecewise_hazard(h_exit, h_move, pg, ab, db, s, next_age, next_dur, qe):
+def _piecewise_hazard(h_exit, h_move, pg, ab, db, s, next_age, next_dur, qe, n_ab):
     """Integrated exit and move hazards over [s, qe) for rows whose age or duration band
     changes inside the interval: split at the (at most two) change points."""
     c1 = np.clip(np.minimum(next_dur, next_age), s, qe)
@@ -606,17 +1035,17 @@ def _piecewise_hazard(h_exit, h_move, pg, ab, db, s, next_age, next_dur, qe):
     lam_move = np.zeros(len(s), dtype=np.float32)
     for lo, hi, at in ((s, c1, s), (c1, c2, c1), (c2, np.int64(qe), c2)):
         span = (hi - lo).astype(np.float32)
-        a_k = np.minimum(ab + (next_age <= at), 4)
-        d_k = np.minimum(db + (next_dur <= at), 4)
-        cell = (pg * N_AB + a_k) * N_DB + d_k
+        a_k = np.minimum(ab + (next_age <= at), n_ab - 1)
+        d_k = np.minimum(db + (next_dur <= at), N_DB - 1)
+        cell = (pg * n_ab + a_k) * N_DB + d_k
         lam_exit += h_exit[cell] * span
         lam_move += h_move[cell] * span
     return lam_exit, lam_move
 
 
-def _birthdays(dob: np.ndarray) -> np.ndarray:
-    """``[child, 5]`` day numbers of the birthdays 1, 5, 10, 16 and 18."""
-    return np.stack([birthday_days(dob, k) for k in (*AGE_CUTS, 18)], axis=1)
+def _birthdays(dob: np.ndarray, age_cuts: tuple[int, ...] = AGE_CUTS) -> np.ndarray:
+    """``[child, cuts + 1]`` day numbers of the birthdays ``age_cuts`` (1, 5, 10, 16) and 18."""
+    return np.stack([birthday_days(dob, k) for k in (*age_cuts, 18)], axis=1)
 
 
 def _accumulate(target: np.ndarray, path: np.ndarray, group: np.ndarray, weight) -> None:
@@ -643,13 +1072,12 @@ def _categorical(rng: np.random.Generator, cum: np.ndarray, rows: np.ndarray) ->
     return out
 
 
-_BAND_AGES = [range(0, 1), range(1, 5), range(5, 10), range(10, 16), range(16, 18)]
-
-
-def _age_within_band(age_p: np.ndarray) -> np.ndarray:
-    """``[path, band, 18]`` probabilities of each single age within each age band."""
-    mask = np.zeros((N_AB, 18))
-    for b, r in enumerate(_BAND_AGES):
-        mask[b, list(r)] = 1.0
+def _age_within_band(age_p: np.ndarray,
+                     ranges: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """``[path, band, 18]`` probabilities of each single age within each age band
+    (``ranges``: the bands' first and last ages)."""
+    mask = np.zeros((len(ranges), N_AGES))
+    for b, (lo, hi) in enumerate(ranges):
+        mask[b, lo:hi + 1] = 1.0
     p = age_p[:, None, :] * mask[None, :, :]
     return p / p.sum(axis=2, keepdims=True)
