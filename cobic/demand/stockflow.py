@@ -1,7 +1,8 @@
 """``stockflow``: a multi-state model of children looked after, fitted on SSDA903 episodes.
 
-Fit window (the reference period). By default exits and moves are fitted on the last
-``fit_years`` collection years up to the origin and entries on the last ``entry_years``;
+Fit window (the reference period). By default exits and moves (and who enters: ages and first
+placements) are fitted on the last ``fit_years`` collection years up to the origin and the
+number of entries on the last ``entry_years`` (default: all);
 ``window_years`` (e.g. 0.5, 1 or 3) fits all of them on the same span of that many years
 before 31 March of the origin (never before the first collection year).
 
@@ -28,14 +29,21 @@ neighbours and no cell gets a zero, an absurd rate or an exploding parameter dra
      variation) leaves every cell at mu.
 
   The exit on the 18th birthday is not a hazard but certain.
-* **entries**: a log-linear trend (needs 3+ years; shrunk by its reliability b^2 / (b^2 + se^2),
-  the normal posterior under a N(0, b^2) prior, whose variance the draws use) fitted on the
-  yearly totals, with the 0-17 population as exposure when one is given (rates per 10,000). The
-  level is taken at the information-weighted mean year of the window, where it is uncorrelated
-  with the trend. Age bands are gamma-Poisson: exposure is population-years x the band's share
-  of ages 0-17; the prior is Gamma with the pooled rate as mean and relative variance k from
-  the same moment estimator (with 1 degree of freedom for the pooled rate), so a band with no
-  entries gets a small positive rate and a band with many keeps its own.
+* **entries**: the yearly log entry rate (entries over the 0-17 population when one is given,
+  rates per 10,000) is a *local level*: Poisson noise plus an irregular year-to-year
+  variation, around a level that takes random shocks each year and, in a second model, a
+  fixed drift. Both models' variances are fitted by maximum likelihood (a Kalman filter) on
+  every year of entries up to the origin, and averaged by their Akaike weights, so a step in
+  entries becomes a new level rather than a trend, and a trend is carried forward only as far
+  as the years support it (a trend fitted to a few years of noise or to one step was the main
+  error on the broader known-truth LAs of ``benchmarks/known_truth.py``). Forecast paths
+  draw the level and drift from the filter's posterior and add the level's shocks and the
+  irregular variation year by year. With fewer than 4 years of entries: a log-linear trend
+  shrunk by its reliability b^2 / (b^2 + se^2), as before. Age bands are gamma-Poisson:
+  exposure is population-years x the band's share of ages 0-17; the prior is Gamma with the
+  pooled rate as mean and relative variance k from the same moment estimator (with 1 degree
+  of freedom for the pooled rate), so a band with no entries gets a small positive rate and a
+  band with many keeps its own; the bands share the level at the origin in those proportions.
 * single years of age within a band, first placement groups by age band and move destinations
   by age band are proportions (Dirichlet draws with a small pseudo-count).
 
@@ -418,6 +426,104 @@ def _trend_fit(totals: np.ndarray, expo: np.ndarray, t: np.ndarray) -> tuple[flo
     return float(beta[1]), float(cov[1, 1]), float((mu * t[ok]).sum() / mu.sum())
 
 
+MIN_LEVEL_YEARS = 4  # years of entries a level-with-drift model needs (2 diffuse, 2 to fit)
+
+
+def _kalman(y: np.ndarray, h: np.ndarray, s_eta2: float, drift: bool = True
+            ) -> tuple[float, np.ndarray, np.ndarray]:
+    """Kalman filter of ``y[t] = mu[t] + e[t]``, ``e ~ N(0, h[t])``, ``mu[t] = mu[t-1] + d +
+    eta``, ``eta ~ N(0, s_eta2)``, with the state ``(mu, d)`` started diffuse (``d`` fixed at
+    0 when not ``drift``).
+
+    Returns the log-likelihood of ``y[2:]`` (the first two observations start the diffuse
+    state, for either model, so the two likelihoods are comparable), and the filtered state
+    and its covariance after the last observation.
+    """
+    a = np.array([y[0], 0.0])
+    P = np.diag([1e7, 1e7 if drift else 0.0])
+    T = np.array([[1.0, 1.0], [0.0, 1.0]])
+    Q = np.diag([s_eta2, 0.0])
+    ll = 0.0
+    for t in range(len(y)):
+        if t > 0:
+            a, P = T @ a, T @ P @ T.T + Q
+        f = P[0, 0] + h[t]
+        v = y[t] - a[0]
+        if t >= 2:
+            ll += -0.5 * (math.log(2 * math.pi * f) + v * v / f)
+        k = P[:, 0] / f
+        a = a + k * v
+        P = P - np.outer(k, P[0, :])
+    return ll, a, (P + P.T) / 2
+
+
+def _level_drift_fit(totals: np.ndarray, expo: np.ndarray) -> dict | None:
+    """A local level with drift for the yearly log entry rate (``None`` with fewer than
+    :data:`MIN_LEVEL_YEARS` years with entries).
+
+    ``y[t] = log(entries[t] / exposure[t])`` is the level ``mu[t]`` plus Poisson noise (known:
+    ``1 / entries[t]``) and an irregular year-to-year variation ``s_eps2``; the level moves by
+    a random shock ``s_eta2`` a year (so a step in entries is taken up as a new level) and,
+    in the second model, a fixed drift ``d``. The variances of each model are estimated by
+    maximum likelihood from the window's own years, and the two are averaged by their Akaike
+    weights: a drift is carried forward only as far as the years give evidence for it.
+
+    Returns
+    -------
+    dict or None
+        ``mu`` (the level at the origin, log entries a year per unit exposure), ``drift``,
+        ``cov`` (their 2 x 2 filtered covariance), ``s_eta2``, ``s_eps2``.
+    """
+    ok = (expo > 0) & (totals > 0)
+    if ok.sum() < MIN_LEVEL_YEARS:
+        return None
+    y = np.log(totals[ok] / expo[ok])
+    poisson = 1.0 / totals[ok]
+    fits = {m: _ml_level(y, poisson, m) for m in (True, False)}
+    # the weight of the drift: Akaike weights of the two models (the drift adds one parameter)
+    aic = {m: 2 * (3 if m else 2) - 2 * f["ll"] for m, f in fits.items()}
+    w = 1.0 / (1.0 + math.exp(min(50.0, (aic[True] - aic[False]) / 2)))
+    d, lv = fits[True], fits[False]
+    mu = w * d["a"][0] + (1 - w) * lv["a"][0]
+    level_var = (w * d["P"][0, 0] + (1 - w) * lv["P"][0, 0]
+                 + w * (1 - w) * (d["a"][0] - lv["a"][0]) ** 2)
+    drift_var = w * d["P"][1, 1] + w * (1 - w) * d["a"][1] ** 2
+    return {"mu": float(mu), "drift": float(w * d["a"][1]), "drift_weight": w,
+            "cov": np.array([[level_var, w * d["P"][0, 1]], [w * d["P"][0, 1], drift_var]]),
+            "s_eta2": w * d["s_eta2"] + (1 - w) * lv["s_eta2"],
+            "s_eps2": w * d["s_eps2"] + (1 - w) * lv["s_eps2"]}
+
+
+def _ml_level(y: np.ndarray, poisson: np.ndarray, drift: bool) -> dict:
+    """Maximum-likelihood variances of the local level (with or without drift) and the
+    filtered state after the last year."""
+    from scipy.optimize import minimize
+
+    scale = max(float(np.var(np.diff(y))), 1e-4)
+
+    def nll(z):
+        s_eta2, s_eps2 = scale * np.exp(z)
+        return -_kalman(y, poisson + s_eps2, s_eta2, drift)[0]
+
+    best = min((minimize(nll, np.array(z0), method="Nelder-Mead",
+                         options={"xatol": 1e-4, "fatol": 1e-6, "maxiter": 400})
+                for z0 in ((-2.0, -2.0), (-6.0, 0.0), (0.0, -6.0))), key=lambda r: r.fun)
+    s_eta2, s_eps2 = (scale * np.exp(np.clip(best.x, -20, 5))).tolist()
+    ll, a, P = _kalman(y, poisson + s_eps2, s_eta2, drift)
+    return {"ll": ll, "a": a, "P": P, "s_eta2": s_eta2, "s_eps2": s_eps2}
+
+
+def _with_level_drift(ent: dict, fit: dict) -> dict:
+    """The entry fit ``ent`` with its level and trend from the level-with-drift ``fit`` (the
+    drift already averaged with the no-drift model by their Akaike weights)."""
+    d, vd = fit["drift"], float(fit["cov"][1, 1])
+    return {**ent, "model": "level_drift", "level": fit["mu"],
+            "level_var": float(fit["cov"][0, 0]), "level_drift_cov": float(fit["cov"][0, 1]),
+            "trend": d, "trend_se2": vd, "trend_mean": d, "trend_var": vd, "t0": 0.0,
+            "drift_weight": fit["drift_weight"], "s_eta2": fit["s_eta2"],
+            "s_eps2": fit["s_eps2"]}
+
+
 def _entry_fit(counts: np.ndarray, expo: np.ndarray, t: np.ndarray, widths: np.ndarray,
                trend: bool) -> dict:
     """Entry rates by age band: trend on the totals, gamma-Poisson pooling of the bands.
@@ -474,8 +580,8 @@ class StockFlow:
         Collection years up to the origin used to estimate exit and move hazards (when
         ``window_years`` is None).
     entry_years
-        Collection years up to the origin used to estimate the entry rate and its trend (when
-        ``window_years`` is None).
+        Collection years up to the origin used to estimate the entry level and its drift
+        (when ``window_years`` is None; default 30, i.e. every year of the returns).
     trend
         Fit a log-linear trend in the entry rate (needs 3+ entry years) and carry it forward;
         its (shrunk) uncertainty is drawn with the other parameters, so intervals widen with
@@ -496,7 +602,7 @@ class StockFlow:
 
     name: str = "stockflow"
     fit_years: int = 3
-    entry_years: int = 6
+    entry_years: int = 30
     trend: bool = True
     population: pl.DataFrame | None = None
     window_years: float | None = None
@@ -559,12 +665,15 @@ class StockFlow:
         counts = np.zeros((len(entry_years), n_ab))
         for y, b, n in per.group_by("year", "ab").agg(pl.len()).iter_rows():
             counts[entry_years.index(y), b] += n
+        # who enters (single ages, first placements) from the recent window of exits and
+        # moves: the mix of entrants shifts (e.g. towards residential) faster than their number
+        recent = per.filter(pl.col("start") >= start)
         age_counts = np.zeros(N_AGES)
-        for a, n in per.group_by("age_at_start").agg(pl.len()).iter_rows():
+        for a, n in recent.group_by("age_at_start").agg(pl.len()).iter_rows():
             age_counts[min(max(a, 0), N_AGES - 1)] += n
         first = np.zeros((n_ab, n_g))
         gmap = {gg: i for i, gg in enumerate(groups)}
-        for b, gg, n in per.group_by("ab", "first_group").agg(pl.len()).iter_rows():
+        for b, gg, n in recent.group_by("ab", "first_group").agg(pl.len()).iter_rows():
             first[b, gmap[gg]] += n
         dest = np.zeros((n_ab, n_g))
         moves_to = _move_destinations(data, start, end_excl, cuts)
@@ -580,13 +689,20 @@ class StockFlow:
         trend = self.trend and len(entry_years) >= 3
         widths = np.array([b.max_age - b.min_age + 1 for b in bands], dtype=float)
         ent = _entry_fit(counts, pop * frac, t, widths, trend)
+        share = widths / widths.sum()
+        walk = _level_drift_fit(counts.sum(axis=1), pop * frac) if self.trend else None
+        if walk is not None:
+            ent = _with_level_drift(ent, walk)
         ent["population_mean"] = float((pop * frac).sum() / max(frac.sum(), 1e-12))
         ent["days"] = (end_excl - entry_start).days
         trend = ent["trend"] is not None
         # log entries a year per unit population at the origin, by band, and the trend
-        share = widths / widths.sum()
-        level = np.log(np.maximum(ent["rate"] * share, 1e-300)) + ent["trend_mean"] * (
-            -ent["t0"])
+        if walk is not None:  # the bands' shares of the level at the origin
+            w = np.maximum(ent["rate"] * share, 1e-300)
+            level = np.log(w / w.sum()) + ent["level"]
+        else:
+            level = np.log(np.maximum(ent["rate"] * share, 1e-300)) + ent["trend_mean"] * (
+                -ent["t0"])
         entry_beta = np.append(level, ent["trend_mean"] if trend else 0.0)
 
         stock = _initial_stock(data, groups)
@@ -774,6 +890,7 @@ class FittedStockFlow:
         h_exit = h["exit"].reshape(P, n_g, n_ab, N_DB)
         h_move = h["move"].astype(np.float32).reshape(-1)
         ent = self._entry_draws(rng, P)
+        walk = self._entry_walk(rng, P, horizon)
         age_p = rng.dirichlet(self.age_counts + 0.5, size=P)  # [P, 18]
         first_p = np.stack([rng.dirichlet(self.first_counts[b] + 0.1, size=P)
                             for b in range(n_ab)], axis=1)  # [P, band, g]
@@ -789,7 +906,7 @@ class FittedStockFlow:
         tables = {
             "h_exit": h_exit.astype(np.float32).reshape(P, -1),
             "h_move": h_move.reshape(P, -1),
-            "ent": ent, "age_within": age_within,
+            "ent": ent, "walk": walk, "age_within": age_within,
             "first_cum": first_cum.reshape(P, n_ab, -1), "dest_cum": dest_cum.reshape(P, n_ab, -1),
         }
         # two independent chunks of paths on two threads (numpy releases the GIL in its
@@ -828,6 +945,19 @@ class FittedStockFlow:
         total = float(y.sum())
         pooled = rng.standard_gamma(total if total > 0 else 0.5, size=P) / max(E.sum(), 1e-300)
         lam = _gamma_draws(rng, y, E, np.repeat(pooled[:, None], n_ab, axis=1), e["k"])
+        if e.get("model") == "level_drift":
+            # band shares from their posterior; the level at the origin and the drift jointly
+            # from the filter's (drift-shrunk) normal posterior
+            shares = lam / np.maximum(lam.sum(axis=1, keepdims=True), 1e-300)
+            mean_share = e["rate"] / max(float(e["rate"].sum()), 1e-300)
+            b_mean = float(self.entry_beta[n_ab])
+            vl, vd = e["level_var"], e["trend_var"]
+            c = float(np.clip(e["level_drift_cov"], -0.999 * math.sqrt(vl * vd),
+                              0.999 * math.sqrt(vl * vd)))
+            z = rng.multivariate_normal([0.0, 0.0], [[vl, c], [c, vd]], size=P, method="eigh")
+            rel = shares / mean_share[None, :] * np.exp(z[:, :1])
+            b = b_mean + z[:, 1]
+            return np.column_stack([np.exp(self.entry_beta[:n_ab])[None, :] * rel, b])
         rel = lam / e["rate"][None, :]
         if self.trend:
             b_mean = float(self.entry_beta[n_ab])
@@ -836,6 +966,16 @@ class FittedStockFlow:
         else:
             b = np.zeros(P)
         return np.column_stack([np.exp(self.entry_beta[:n_ab])[None, :] * rel, b])
+
+    def _entry_walk(self, rng: np.random.Generator, P: int, horizon: int) -> np.ndarray:
+        """``[path, year]`` log multipliers of the entry level after the origin: the level's
+        random shocks (cumulative) and the year's irregular variation; zero without a
+        level-with-drift fit."""
+        e = self.entry
+        if e.get("model") != "level_drift":
+            return np.zeros((P, horizon))
+        shocks = np.cumsum(rng.normal(0.0, math.sqrt(e["s_eta2"]), (P, horizon)), axis=1)
+        return shocks + rng.normal(0.0, math.sqrt(e["s_eps2"]), (P, horizon))
 
     def _run_paths(self, horizon: int, tables: dict[str, np.ndarray],
                    rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -878,7 +1018,8 @@ class FittedStockFlow:
         for hi, year in enumerate(periods):
             ys, ye = day_number(year_start(year)), day_number(year_end(year)) + 1
             # ---- entrants this year
-            lam_band = self._entry_lambda(ent, year)  # [P, band]
+            lam_band = self._entry_lambda(ent, year) * np.exp(
+                tables["walk"][:, hi:hi + 1])  # [P, band]
             if sc is not None:
                 lam_band = sc.adjust_entries(lam_band, year, self.origin)
             followed += float(lam_band.sum())
