@@ -414,7 +414,8 @@ CASES = [
         code=0)),
     Case("ssda903-iso-dates", **_validate_la(lambda ws: _dates_to(ws, _iso), "ISO", code=0)),
     # ---- limits
-    Case("forecast-paths-100000", _with(FORECAST_LA, "--paths", "100000"), "memory"),
+    Case("forecast-paths-100000", _with(FORECAST_LA, "--paths", "100000") + ["--memory-budget", "0.5"],
+         "memory"),
     Case("forecast-paths-too-many", _with(FORECAST_LA, "--paths", "10000000"), "--paths"),
     Case("forecast-paths-0", _with(FORECAST_LA, "--paths", "0"), "--paths"),
     Case("forecast-paths-negative", _with(FORECAST_LA, "--paths", "-5"), "--paths"),
@@ -633,11 +634,12 @@ def test_demo_out_existing_cobic_folder_is_refreshed_not_wiped(ws):
 
 
 def test_memory_guard_refuses_fast_in_a_real_process(ws):
-    """The installed command refuses --paths 100000 before simulating (well under 5 s of
-    work: it reads the returns and estimates, it does not simulate)."""
+    """The installed command refuses --paths 100000 under a 0.5 GiB budget before simulating
+    (well under 5 s of work: it reads the returns and estimates, it does not simulate)."""
     t0 = time.perf_counter()
     cobic = Path(sys.executable).parent / "cobic"
-    proc = subprocess.run([str(cobic), *FORECAST_LA[:-2], "--paths", "100000"],
+    proc = subprocess.run([str(cobic), *FORECAST_LA[:-2], "--paths", "100000",
+                           "--memory-budget", "0.5"],
                           capture_output=True, text=True, cwd=ws, timeout=300)
     elapsed = time.perf_counter() - t0
     assert proc.returncode == 2, proc.stderr

@@ -39,6 +39,9 @@ class Limits:
     memory_budget_bytes: int = 4 * _GiB
     base_bytes: int = 400 * 1024 ** 2
     stockflow_bytes_per_child_path: float = 260.0
+    # children x paths simulated at once per thread (stockflow runs paths in chunks of this
+    # size, two at a time, so its memory stays flat however many paths are asked for)
+    stockflow_chunk_child_paths: int = 400_000
     series_bytes_per_value: float = 48.0
 
 
@@ -87,7 +90,11 @@ def estimate_bytes(model: str, n_paths: int, horizon: int, *, n_children: float 
 
     if capabilities(model).child_level:
         followed = n_children + 2.0 * annual_entries
-        return limits.base_bytes + n_paths * followed * limits.stockflow_bytes_per_child_path
+        # two chunks of paths at a time (at least one path each), and the paths' outputs
+        at_once = min(n_paths * followed,
+                      2 * max(limits.stockflow_chunk_child_paths, followed))
+        return (limits.base_bytes + at_once * limits.stockflow_bytes_per_child_path
+                + n_paths * horizon * limits.series_bytes_per_value * 45)
     return limits.base_bytes + n_areas * n_paths * horizon * limits.series_bytes_per_value
 
 

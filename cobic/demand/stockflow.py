@@ -909,15 +909,20 @@ class FittedStockFlow:
             "ent": ent, "walk": walk, "age_within": age_within,
             "first_cum": first_cum.reshape(P, n_ab, -1), "dest_cum": dest_cum.reshape(P, n_ab, -1),
         }
-        # two independent chunks of paths on two threads (numpy releases the GIL in its
-        # loops); the chunking is fixed, so the same seed gives the same paths on any machine
-        cut = (P + 1) // 2
-        chunks = [(0, cut), (cut, P)] if P > 1 else [(0, P)]
-        rngs = [np.random.default_rng(ss) for ss in np.random.SeedSequence(seed).spawn(2)]
-        parts_in = [({k: v[a:b] for k, v in tables.items()}, rngs[i])
-                    for i, (a, b) in enumerate(chunks)]
-        with ThreadPoolExecutor(max_workers=len(parts_in)) as pool:
-            parts = list(pool.map(lambda x: self._run_paths(horizon, *x), parts_in))
+        # chunks of paths, two at a time on two threads (numpy releases the GIL in its
+        # loops): small enough that memory stays flat however many paths are asked for. The
+        # chunking depends only on the inputs, so the same seed gives the same paths anywhere.
+        chunks = _path_chunks(P, self._children_per_path(ent, horizon))
+        rngs = [np.random.default_rng(ss)
+                for ss in np.random.SeedSequence(seed).spawn(max(2, len(chunks)))]
+        parts_in = [(a, b, rngs[i]) for i, (a, b) in enumerate(chunks)]
+
+        def run(part):
+            a, b, r = part
+            return self._run_paths(horizon, {k: v[a:b] for k, v in tables.items()}, r)
+
+        with ThreadPoolExecutor(max_workers=min(2, len(parts_in))) as pool:
+            parts = list(pool.map(run, parts_in))
         res = {k: np.concatenate([pt[k] for pt in parts], axis=1) for k in parts[0]}
         periods = tuple(self.origin + h for h in range(1, horizon + 1))
         band_names = self.age_bands
@@ -966,6 +971,13 @@ class FittedStockFlow:
         else:
             b = np.zeros(P)
         return np.column_stack([np.exp(self.entry_beta[:n_ab])[None, :] * rel, b])
+
+    def _children_per_path(self, ent: np.ndarray, horizon: int) -> float:
+        """Children one path follows: those in care at the origin and the expected entrants
+        over the horizon (at the mean of the drawn entry rates)."""
+        lam = float(self._entry_lambda(ent.mean(axis=0, keepdims=True),
+                                       self.origin + horizon).sum())
+        return len(self.stock["group"]) + horizon * max(lam, 0.0)
 
     def _entry_walk(self, rng: np.random.Generator, P: int, horizon: int) -> np.ndarray:
         """``[path, year]`` log multipliers of the entry level after the origin: the level's
@@ -1127,6 +1139,16 @@ class FittedStockFlow:
             lam = lam * np.exp(ent[:, n_ab:n_ab + 1] * (year - self.origin))
         pop = self.future_population.get(year, float(self.population[-1]))
         return lam * pop
+
+
+def _path_chunks(n_paths: int, children_per_path: float) -> list[tuple[int, int]]:
+    """``(start, stop)`` ranges of paths: at least 2 (one per thread) and as many as keep each
+    under ``LIMITS.stockflow_chunk_child_paths`` children x paths (about 100 MB), so a
+    forecast's peak memory is about two chunks whatever its number of paths."""
+    per = max(1, int(LIMITS.stockflow_chunk_child_paths // max(children_per_path, 1.0)))
+    n = max(2 if n_paths > 1 else 1, math.ceil(n_paths / per))
+    edges = np.linspace(0, n_paths, n + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
 
 
 def _check_entrants(lam_band: np.ndarray, followed: float, n_paths: int, year: int) -> None:
