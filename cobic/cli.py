@@ -277,6 +277,36 @@ def synth(
               f"({la.children.height:,} children, {n_eps:,} episodes), with truth.csv.")
 
 
+def _write_rates(data, model: str, origin: int | None, pop, window: float | None,
+                 target) -> None:
+    """The fitted rates of a child-level model, as one table (.csv/.parquet, a ``table``
+    column naming each part) or a workbook (one sheet each, rates per 1,000 a year)."""
+    from cobic.demand.api import fit_episodes
+    from cobic.report.workbook import write_workbook
+
+    # an infinite prior weight (no excess variation: every cell at the pooled rate) is blank
+    rates = {name: df.with_columns(pl.when(pl.col(pl.Float64).is_finite())
+                                   .then(pl.col(pl.Float64)))
+             for name, df in fit_episodes(data, model, origin, pop, window).rates().items()}
+    if target.path.suffix.lower() == ".xlsx":
+        per_1000 = {name: df.with_columns(
+            (pl.col(c) * 1000).alias(c.replace("_per_year", "_per_1000_a_year"))
+            for c in df.columns if c.endswith("_per_year")).drop(
+            [c for c in df.columns if c.endswith("_per_year")])
+            for name, df in rates.items()}
+        write_file(target, lambda p: write_workbook(p, per_1000, [
+            ("What", "stockflow's fitted rates: events over exposure in the fit window, the "
+                     "rate pooled towards, and the fitted (pooled) rate"),
+            ("Units", "rates per 1,000 child-years in care (exits, moves) or per 1,000 of the "
+                      "0-17 population a year (entries; per year without a population)")]),
+            "forecast")
+    else:
+        table = pl.concat([df.with_columns(table=pl.lit(name)) for name, df in rates.items()],
+                          how="diagonal_relaxed")
+        _write_table(table.select("table", pl.exclude("table")), target, "forecast")
+    out.print(f"Fitted rates written to {target.path}")
+
+
 def _write_table(df: pl.DataFrame, target, command: str) -> None:
     """CSV or Parquet by extension, through the one writer."""
     csv = target.path.suffix.lower() == ".csv"
@@ -378,6 +408,10 @@ def forecast(
         "exits and moves on 3 years, entries on 6).")] = None,
     population: Annotated[Path | None, typer.Option(
         help="With --episodes: CSV of year, population (0-17) for entry rates per 10,000.")] = None,
+    rates_out: Annotated[Path | None, typer.Option(
+        "--rates-out", help="With --episodes (stockflow): also write the fitted rates (entries "
+        "by age band; exits and moves by placement group x age band x time in care, with events, "
+        "exposure and the pooled rate) here: .csv, .parquet or .xlsx.")] = None,
     paths_out: Annotated[Path | None, typer.Option(
         help="Also write the paths (every measure: stock, child_days, entries, exits, moves, "
         "days_by_duration) here; cobic price reads it.")] = None,
@@ -410,7 +444,13 @@ def forecast(
     paths_target = (check_output_file(paths_out, inputs=inputs, suffixes=_TABLE_SUFFIXES,
                                       force=force, what="--paths-out")
                     if paths_out is not None else None)
-    check_distinct(target, paths_target)
+    rates_target = (check_output_file(rates_out, inputs=inputs,
+                                      suffixes=(*_TABLE_SUFFIXES, ".xlsx"), force=force,
+                                      what="--rates-out")
+                    if rates_out is not None else None)
+    check_distinct(target, paths_target, rates_target)
+    if rates_target is not None and episodes is None:
+        _stop("--rates-out goes with --episodes (stockflow's fitted rates)")
     if episodes is not None:
         data = read_ssda903(episodes)
         pop = (_population(population) if population is not None else
@@ -419,6 +459,8 @@ def forecast(
                      budget, "this forecast")
         result = forecast_episodes(data, model or "stockflow", origin, horizon, paths, seed, sc,
                                    pop, area=_label(area), window_years=window)
+        if rates_target is not None:
+            _write_rates(data, model or "stockflow", origin, pop, window, rates_target)
     else:
         pn = read_panel(panel)
         check_memory(estimate_forecast_bytes(pn, model or DEFAULT_SERIES_MODEL, paths, horizon,

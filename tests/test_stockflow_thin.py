@@ -275,3 +275,31 @@ def test_age_bands_come_from_the_codes_file(tmp_path):
     # no band label is hard-coded in the simulation
     src = Path(stockflow.__file__).read_text()
     assert not re.search(r'"10-15"|"under 1"', src)
+
+
+def test_rates_out_writes_the_fitted_rates(tmp_path):
+    """`cobic forecast --rates-out`: entries by age band count every entry in the window (all
+    collection years by default), checked against the flows derived from the returns."""
+    from typer.testing import CliRunner
+
+    from cobic.cli import app
+    from cobic.data import derive
+    from cobic.data.ssda903 import read_ssda903
+    from cobic.paths import fixtures_dir
+
+    la = fixtures_dir() / "synthetic_la"
+    res = CliRunner().invoke(app, ["forecast", "--episodes", str(la), "--paths", "50",
+                                   "--horizon", "1", "--out", str(tmp_path / "f.csv"),
+                                   "--rates-out", str(tmp_path / "r.csv")])
+    assert res.exit_code == 0, res.output
+    r = pl.read_csv(tmp_path / "r.csv")
+    assert set(r["table"]) == {"entries", "exits", "moves"}
+    flows = derive.flow_balance(read_ssda903(la))
+    assert r.filter(pl.col("table") == "entries")["events"].sum() == flows["entries"].sum()
+    ex = r.filter(pl.col("table") == "exits")
+    assert ex.height == ex.select("placement_group", "age_band", "duration_band").n_unique()
+    assert (ex["rate_per_year"] > 0).all()
+    res = CliRunner().invoke(app, ["forecast", "--panel", str(la / "2016-header.csv"),
+                                   "--area", "x", "--out", str(tmp_path / "g.csv"),
+                                   "--rates-out", str(tmp_path / "s.csv")])
+    assert res.exit_code == 2 and "--rates-out goes with --episodes" in res.output

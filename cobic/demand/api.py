@@ -28,7 +28,7 @@ from cobic.demand.scenarios import Scenario, apply_to_series
 from cobic.demand.stockflow import truncate
 
 __all__ = ["forecast_panel", "forecast_episodes", "area_label", "backtest_panel", "backtest_episodes",
-           "series_from_ssda903", "accuracy_gate", "estimate_forecast_bytes", "SERIES_MODELS",
+           "series_from_ssda903", "accuracy_gate", "estimate_forecast_bytes", "SERIES_MODELS", "fit_episodes",
            "DEFAULT_SERIES_MODEL"]
 
 # what runs on DfE published tables, from each model's declared capabilities
@@ -115,6 +115,18 @@ def area_label(source: str) -> str:
     """
     p = Path(source)
     return p.stem if p.is_file() else p.name or str(source)
+
+
+def fit_episodes(data: SSDA903, model: str = "stockflow", origin: int | None = None,
+                 population: pl.DataFrame | None = None, window_years: float | None = None):
+    """A child-level model fitted on an LA's returns up to ``origin`` (default: the last
+    complete collection year), e.g. to show its rates (``.rates()``)."""
+    if not capabilities(model).child_level:
+        raise ValueError(f"model {model!r} has no child-level rates; choose from "
+                         f"{models_with(child_level=True)}")
+    if origin is not None:
+        data = truncate(data, origin)
+    return get_model(model, population=population, window_years=window_years).fit(data)
 
 
 def forecast_episodes(data: SSDA903, model: str = "stockflow", origin: int | None = None,
