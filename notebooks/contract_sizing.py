@@ -12,7 +12,7 @@ def _():
 
     from cobic.contract import apply_terms, compare_mechanisms, load_contract
     from cobic.contract.calculator import simulate_contract_costs
-    from cobic.contract.presets import sizing_terms
+    from cobic.contract.presets import sizing_defaults, sizing_terms
     from cobic.costs import (
         DemandPaths,
         default_growth_path,
@@ -45,6 +45,7 @@ def _():
         pl,
         read_ssda903,
         simulate_contract_costs,
+        sizing_defaults,
         sizing_terms,
         with_growth,
         write_workbook,
@@ -118,23 +119,48 @@ def _(cost_basis):
 
 @app.cell
 def _(mo):
-    length = mo.ui.slider(5, 7, value=7, label="contract length (years)")
-    basis = mo.ui.dropdown(["population", "child_day", "hybrid"], value="hybrid",
+    reset = mo.ui.button(label="Reset to the shipped contract", kind="neutral")
+    return (reset,)
+
+
+@app.cell
+def _(base_terms, mo, reset, sizing_defaults):
+    # every control starts at the shipped contract's own terms (and goes back there on reset)
+    _ = reset.value
+    _d = sizing_defaults(base_terms)
+    _pct = {"show_value": True, "full_width": False}
+    length = mo.ui.slider(5, 7, value=_d["length"], label="contract length (years)",
+                          show_value=True)
+    basis = mo.ui.dropdown({"by children in care (population)": "population",
+                            "by child-days": "child_day",
+                            "hybrid (volume corridor)": "hybrid"},
+                           value={"population": "by children in care (population)",
+                                  "child_day": "by child-days",
+                                  "hybrid": "hybrid (volume corridor)"}[_d["basis"]],
                            label="capitation basis")
-    point = mo.ui.slider(50, 95, step=5, value=50, label="capitation at cost percentile (P)")
-    bedding_in = mo.ui.slider(0, 2, value=1, label="bedding-in years (nothing at risk)")
-    at_risk = mo.ui.slider(0, 20, step=1, value=10, label="at-risk share after bedding-in (%)")
-    deadband = mo.ui.slider(1, 5, step=0.5, value=2, label="provider bears all of the first (%)")
-    middle_upper = mo.ui.slider(5, 15, step=1, value=8, label="middle band up to (%)")
-    middle_share = mo.ui.slider(0, 100, step=5, value=50, label="provider share, middle band (%)")
-    outer_share = mo.ui.slider(0, 100, step=5, value=20, label="provider share beyond (%)")
-    cap = mo.ui.slider(1, 15, step=1, value=5, label="provider loss and gain cap (%)")
-    gate = mo.ui.slider(0, 100, step=5, value=25, label="quality gate (composite, %)")
+    point = mo.ui.slider(50, 95, step=5, value=round(_d["point"] * 100),
+                         label="capitation at cost percentile (P)", **_pct)
+    bedding_in = mo.ui.slider(0, 2, value=_d["bedding_in"],
+                              label="bedding-in years (nothing at risk)", show_value=True)
+    at_risk = mo.ui.slider(0, 20, step=1, value=round(_d["at_risk"] * 100),
+                           label="highest at-risk share (%)", **_pct)
+    deadband = mo.ui.slider(1, 5, step=0.5, value=_d["deadband"] * 100,
+                            label="provider bears all of the first (%)", **_pct)
+    middle_upper = mo.ui.slider(5, 15, step=1, value=round(_d["middle_upper"] * 100),
+                                label="middle band up to (%)", **_pct)
+    middle_share = mo.ui.slider(0, 100, step=5, value=round(_d["middle_share"] * 100),
+                                label="provider share, middle band (%)", **_pct)
+    outer_share = mo.ui.slider(0, 100, step=5, value=round(_d["outer_share"] * 100),
+                               label="provider share beyond (%)", **_pct)
+    cap = mo.ui.slider(1, 15, step=1, value=round(_d["cap"] * 100),
+                       label="provider loss and gain cap (%)", **_pct)
+    gate = mo.ui.slider(0, 100, step=5, value=round(_d["quality_gate"] * 100),
+                        label="quality gate (composite score, %)", **_pct)
     mo.vstack([
-        mo.hstack([length, basis, point]),
-        mo.hstack([bedding_in, at_risk, gate]),
-        mo.hstack([deadband, middle_upper, middle_share]),
-        mo.hstack([outer_share, cap]),
+        mo.hstack([length, basis, point], justify="start", gap=2),
+        mo.hstack([bedding_in, at_risk, gate], justify="start", gap=2),
+        mo.hstack([deadband, middle_upper, middle_share], justify="start", gap=2),
+        mo.hstack([outer_share, cap, reset], justify="start", gap=2),
     ])
     return (
         at_risk,
@@ -198,30 +224,73 @@ def price_contract(
 
 
 @app.cell
-def show_headline(cost_growth, mo, pl, priced, schedule, summary, terms):
+def show_headline(base_terms, cost_growth, mo, pl, priced, risk, schedule, summary, terms):
     total_cap = float(schedule["capitation"].sum())
     total_pv = float(schedule["capitation_pv"].sum())
     margin = summary.filter(pl.col("measure") == "provider_margin")
     outlay = summary.filter(pl.col("measure") == "commissioner_outlay")
+
+    def _risk(prefix):
+        _r = risk.filter(pl.col("measure").str.starts_with(prefix))
+        return float(_r["value"][0]) if _r.height else float("nan")
+
     headline = {
         "total_capitation": total_cap, "total_capitation_pv": total_pv,
         "expected_outlay": float(outlay["mean"].item()),
         "outlay_p90": float(outlay["p90"].item()),
         "expected_provider_margin": float(margin["mean"].item()),
         "p_loss_cap": float(priced.hit_loss_cap.any(axis=1).mean()),
+        "p_provider_loss": _risk("P(provider makes a loss"),
+        "p_reserve_breach": _risk("P(provider's cumulative loss exceeds"),
     }
-    mo.md(f"""
-    ## {terms.name}: {terms.length} years, basis `{terms.basis}`, capitation at
-    P{round(terms.point * 100)}; costs growing {'as fitted to the s251 history'
-    if cost_growth.startswith('fitted') else 'at fixed uplifts'}
+    _h = headline
 
-    - Total capitation (nominal): **GBP {total_cap / 1e6:,.2f}m**
-    - Total capitation (present value): **GBP {total_pv / 1e6:,.2f}m**
-    - Commissioner outlay: expected **GBP {headline['expected_outlay'] / 1e6:,.2f}m**,
-      P90 GBP {headline['outlay_p90'] / 1e6:,.2f}m
-    - Provider margin: expected **GBP {headline['expected_provider_margin'] / 1e6:,.2f}m**
-    - Chance the provider hits its loss cap in some year: **{headline['p_loss_cap']:.0%}**
-    """)
+    def _m(v):
+        return f"£{v / 1e6:,.1f}m"
+
+    def _card(label, value, caption="", bad=False):
+        _colour = "#b42318" if bad else "#1b1b1b"
+        return (f'<div style="flex:1;min-width:170px;border:1px solid #d0d5dd;border-radius:8px;'
+                f'padding:10px 14px"><div style="font-size:0.85em;color:#475467">{label}</div>'
+                f'<div style="font-size:1.6em;font-weight:600;color:{_colour}">{value}</div>'
+                f'<div style="font-size:0.8em;color:#667085">{caption}</div></div>')
+
+    _cards = mo.Html('<div style="display:flex;gap:10px;flex-wrap:wrap">' + "".join([
+        _card("Total capitation", _m(_h["total_capitation"]),
+              f"{_m(_h['total_capitation_pv'])} in present value"),
+        _card("Commissioner pays (expected)", _m(_h["expected_outlay"]),
+              f"{_m(_h['outlay_p90'])} if costs run high (P90)"),
+        _card("Provider margin (expected)", _m(_h["expected_provider_margin"]),
+              "over the whole contract", bad=_h["expected_provider_margin"] < 0),
+        _card("Chance of a provider loss", f"{_h['p_provider_loss']:.0%}",
+              "over the whole contract", bad=_h["p_provider_loss"] > 0.5),
+        _card("Chance the provider's reserve is breached", f"{_h['p_reserve_breach']:.0%}",
+              f"reserve £{(terms.provider_reserve or 0) / 1e6:,.1f}m",
+              bad=_h["p_reserve_breach"] > 0.10),
+    ]) + "</div>")
+    _sentence = (
+        f"Over {terms.length} years the commissioner expects to pay {_m(_h['expected_outlay'])}"
+        f" ({_m(_h['outlay_p90'])} if costs run high), and the provider "
+        + (f"expects to lose {_m(-_h['expected_provider_margin'])}"
+           if _h["expected_provider_margin"] < 0 else
+           f"expects a margin of {_m(_h['expected_provider_margin'])}")
+        + f", with a {_h['p_provider_loss']:.0%} chance of a loss overall.")
+    _warn = []
+    if _h["expected_provider_margin"] < 0:
+        _warn.append("The provider loses money in expectation: these terms are not "
+                     "sustainable for a provider as they stand.")
+    if _h["p_reserve_breach"] > 0.10:
+        _warn.append(f"The provider's cumulative loss exceeds its reserve on "
+                     f"{_h['p_reserve_breach']:.0%} of paths (more than 1 in 10).")
+    _costs = ("costs growing as fitted to the s251 history" if cost_growth.startswith("fitted")
+              else "costs growing at the cost set's fixed uplifts")
+    mo.vstack([
+        mo.md(f"## Your contract: {terms.length} years, capitation at "
+              f"P{round(terms.point * 100)}, {_costs}"),
+        mo.md(f"Starting from the shipped *{base_terms.name}*. {_sentence}"),
+        _cards,
+        *[mo.callout(mo.md(w), kind="warn") for w in _warn],
+    ])
     return (headline,)
 
 

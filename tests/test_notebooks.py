@@ -214,3 +214,39 @@ def test_forecast_validation_first_view_is_the_quick_development_run(shared_data
     assert set(defs["metrics"]["model"]) == {"naive", DEFAULT_SERIES_MODEL, "panel"}
     # 145 LAs with a complete series x 4 origins per horizon
     assert defs["metrics"]["n"].to_list() == [580] * 9
+
+
+def test_contract_sizing_defaults_are_the_shipped_contract_priced_by_the_cli(tmp_path):
+    """Opened as it is, the notebook shows the figures `cobic price` gives for the shipped
+    7-year COBIC on the same forecast (1,000 paths, seed 1) and costs (the England cost set
+    with the shipped fitted growth, seed 1)."""
+    from typer.testing import CliRunner
+
+    from cobic.cli import app
+    from cobic.costs import default_growth_path
+
+    runner = CliRunner()
+    p = tmp_path / "paths.parquet"
+    r = runner.invoke(app, ["forecast", "--episodes", str(fixtures_dir() / "synthetic_la"),
+                            "--horizon", "8", "--paths", "1000", "--seed", "1",
+                            "--out", str(tmp_path / "f.csv"), "--paths-out", str(p)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["price", "--forecast", str(p), "--contract",
+                            str(models_dir() / "contracts" / "cobic_7yr.toml"), "--costs",
+                            str(default_unit_costs_path()), "--growth",
+                            str(default_growth_path()), "--seed", "1",
+                            "--out", str(tmp_path / "priced")])
+    assert r.exit_code == 0, r.output
+    summary = pl.read_csv(tmp_path / "priced" / "summary.csv")
+    schedule = pl.read_csv(tmp_path / "priced" / "schedule.csv")
+    _, defs = load("contract_sizing").app.run()
+    h = defs["headline"]
+    outlay = summary.filter(pl.col("measure") == "commissioner_outlay")
+    margin = summary.filter(pl.col("measure") == "provider_margin")
+    assert h["total_capitation"] == pytest.approx(schedule["capitation"].sum(), rel=1e-9)
+    assert h["expected_outlay"] == pytest.approx(outlay["mean"][0], rel=1e-9)
+    assert h["outlay_p90"] == pytest.approx(outlay["p90"][0], rel=1e-9)
+    assert h["expected_provider_margin"] == pytest.approx(margin["mean"][0], rel=1e-6)
+    risk = pl.read_csv(tmp_path / "priced" / "risk.csv")
+    loss = risk.filter(pl.col("measure").str.starts_with("P(provider makes a loss"))
+    assert h["p_provider_loss"] == pytest.approx(loss["value"][0])
