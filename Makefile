@@ -29,6 +29,7 @@ bench: $(STAMP)  ## benchmarks (not unit tests; see benchmarks/README.md)
 	$(BIN)/python benchmarks/bench_known_truth.py
 	$(BIN)/python benchmarks/bench_placement_mix.py
 	$(BIN)/python benchmarks/bench_memory.py
+	$(BIN)/python benchmarks/bench_design.py
 
 notebooks: $(STAMP)  ## open the notebooks as apps (one at a time: NB=contract_sizing)
 	$(BIN)/marimo run notebooks/$(or $(NB),contract_sizing).py

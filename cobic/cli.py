@@ -816,6 +816,71 @@ def price(
     _write_priced(target, priced, compare_mechanisms(sim, priced), terms, spec, source)
 
 
+@app.command()
+@_guarded
+def design(
+    contract: Annotated[Path, typer.Option(help="The starting contract terms TOML.")],
+    forecast_file: Annotated[Path, typer.Option(
+        "--forecast", help="Paths file from cobic forecast --paths-out (.csv or .parquet).")],
+    costs: Annotated[Path, typer.Option(help="Cost set TOML (models/costs/).")],
+    out_file: Annotated[Path, typer.Option(
+        "--out", help="The designed contract (TOML, which cobic price accepts).")],
+    target: Annotated[list[str], typer.Option(
+        "--target", help="MEASURE<=VALUE or MEASURE>=VALUE, repeatable, e.g. "
+        "provider_loss_prob<=0.3, commissioner_p90<=520e6, provider_margin_mean>=0, "
+        "reserve_breach_prob<=0.1.")],
+    growth: Annotated[Path | None, typer.Option(
+        help="A fitted cost growth replacing the cost set's fixed uplifts (as for price).")
+    ] = None,
+    frontier: Annotated[Path | None, typer.Option(
+        help="Also write every candidate tried (outlay against provider P(loss), Pareto "
+        "flagged) here: .csv or .parquet.")] = None,
+    objective: Annotated[str, typer.Option(
+        help="What to make as good as possible among terms meeting every target.")
+    ] = "commissioner_mean",
+    seed: Annotated[int, typer.Option(help="Random seed for costs and indicators.")] = 0,
+    force: Annotated[bool, typer.Option(help=_FORCE_HELP)] = False,
+) -> None:
+    """Goal-seek contract terms (capitation point, at-risk share, band widths, caps) that meet
+    every --target at the lowest expected commissioner outlay, or say (exit 2) which target
+    cannot be met and the nearest values reached."""
+    from cobic.contract import apply_terms, load_contract
+    from cobic.contract.calculator import simulate_contract_costs
+    from cobic.contract.design import design as seek
+    from cobic.contract.design import parse_target, sustainability_warnings, terms_toml
+    from cobic.costs import DemandPaths, load_cost_spec, load_growth, with_growth
+
+    _seed(seed)
+    targets = [parse_target(t) for t in target]
+    inputs = (_input(forecast_file, "--forecast"), _input(contract, "--contract"),
+              _input(costs, "--costs")) + ((_input(growth, "--growth"),) if growth else ())
+    out_t = check_output_file(out_file, inputs=inputs, suffixes=(".toml",), force=force,
+                              what="--out")
+    fr_t = (check_output_file(frontier, inputs=inputs, suffixes=_TABLE_SUFFIXES, force=force,
+                              what="--frontier") if frontier is not None else None)
+    check_distinct(out_t, fr_t)
+    terms, spec = load_contract(contract), load_cost_spec(costs)
+    if growth is not None:
+        spec = with_growth(spec, *load_growth(growth))
+    demand = DemandPaths.from_table(_read_paths(forecast_file), str(forecast_file))
+    sim = simulate_contract_costs(demand, spec, terms, seed)
+    with err.status(f"cobic design: searching terms on {demand.n_paths:,} paths"):
+        res = seek(sim, terms, spec, targets, objective=objective)
+    if fr_t is not None:
+        _write_table(res.frontier, fr_t, "design")
+    if not res.feasible:
+        _stop("cobic design: no terms tried meet every target; --out was not written.\n  "
+              + "\n  ".join(res.explain()))
+    text = terms_toml(res.terms, comment="cobic design: " + "; ".join(map(str, targets)))
+    write_file(out_t, lambda p: p.write_text(text, encoding="utf-8"), "design")
+    for line in res.explain():
+        out.print(line)
+    for w in sustainability_warnings(apply_terms(sim, res.terms, spec), res.terms):
+        out.print(f"[yellow]warning:[/] {w}")
+    out.print(f"Designed contract written to {out_file}"
+              + (f"; every candidate to {frontier}" if frontier else ""))
+
+
 def _area_demand_and_costs(area: str, panel: Path, s251: Path, terms, n_paths: int, seed: int):
     """Panel-model demand paths for ``area`` to the contract's last year, and its cost set
     calibrated to its latest s251 outturn with the fitted growth model."""
