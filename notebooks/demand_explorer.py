@@ -19,7 +19,6 @@ def _():
         series_from_ssda903,
     )
     from cobic.demand.backtest import EvaluationScheme
-    from cobic.demand.scenarios import parse_scenarios
     from cobic.paths import fixtures_dir, shared_data_dir
     from cobic.report import charts
 
@@ -33,7 +32,6 @@ def _():
         forecast_episodes,
         forecast_panel,
         mo,
-        parse_scenarios,
         pl,
         read_panel,
         read_ssda903,
@@ -70,10 +68,10 @@ def _(mo, panel_las, shared_data_dir):
                         label="SSDA903 folder", full_width=True)
     la = mo.ui.dropdown(panel_las or ["(no panel found)"],
                         value=(panel_las or ["(no panel found)"])[0], label="local authority")
-    horizon = mo.ui.slider(1, 7, value=5, label="years ahead")
-    entry_step = mo.ui.slider(-30, 50, step=5, value=0, label="entries change from year 2 (%)")
-    stays = mo.ui.slider(-20, 30, step=5, value=0, label="stays longer (%, stockflow only)")
-    mo.vstack([mo.hstack([source, horizon]), folder, la, mo.hstack([entry_step, stays])])
+    horizon = mo.ui.slider(1, 7, value=5, label="years ahead", show_value=True)
+    entry_step = mo.ui.slider(-30, 50, step=5, value=0, label="entries change from year 2 (%)",
+                              show_value=True)
+    stays = mo.ui.slider(-20, 30, step=5, value=0, label="stays longer (%)", show_value=True)
     return entry_step, folder, horizon, la, source, stays
 
 
@@ -89,8 +87,22 @@ def _(mo, source):
                                                           needs_population=False)
                                   if m != "stockflow"]]
     model = mo.ui.dropdown(_models, value=_models[0], label="model")
-    model
     return (model,)
+
+
+@app.cell
+def _(entry_step, folder, horizon, la, mo, model, source, stays):
+    # only the controls that apply: the folder for SSDA903 returns, the LA for the DfE panel,
+    # longer stays for stockflow (series models take entry changes only)
+    _rows = [mo.hstack([source, model, horizon], justify="start", gap=2)]
+    if source.value == "SSDA903 folder":
+        _rows.append(folder)
+    if source.value == "DfE panel LA":
+        _rows.append(la)
+    _rows.append(mo.hstack([entry_step] + ([stays] if model.value == "stockflow" else []),
+                           justify="start", gap=2))
+    mo.vstack(_rows)
+    return
 
 
 @app.cell
@@ -112,38 +124,51 @@ def run_forecast(
     forecast_panel,
     mo,
     panel,
-    parse_scenarios,
     pl,
     read_ssda903,
     series_from_ssda903,
 ):
+    from cobic.demand import scenarios as _sc
+    from cobic.errors import DataError as _DataError
+
     _x = explorer_inputs
-    if _x["source"] == "DfE panel LA":
-        _data = None
-        history = panel.series(_x["area"]).select(
-            period=pl.col("year"), value=pl.col("cla_31mar").cast(pl.Float64)).drop_nulls()
-        _origin = int(history["period"].max())
-    else:
-        _where = (fixtures_dir() / "synthetic_la" if _x["source"] == "embedded synthetic LA"
-                  else _x["folder"])
-        _data = read_ssda903(_where)
-        _s = series_from_ssda903(_data)
-        history = pl.DataFrame({"period": list(_s.years), "value": _s.stock[0].tolist()})
-        _origin = _s.origin
-    _pieces = []
-    if _x["entry_step"]:
-        _pieces.append(f"entry_step={_x['entry_step'] * 100:+g}%@{_origin + 2}")
-    if _x["stays"] and _x["model"] == "stockflow":
-        _pieces.append(f"stay={_x['stays'] * 100:+g}%")
-    scenario = parse_scenarios(_pieces)
-    with mo.status.spinner("Forecasting ..."):
-        if _data is None:
-            forecast = forecast_panel(panel, _x["area"], _x["model"], horizon=_x["horizon"],
-                                      n_paths=1000, seed=1, scenario=scenario)
+
+    def _run():
+        if _x["source"] == "DfE panel LA":
+            if panel is None:
+                raise ValueError("the DfE panel (la_cla_panel_2015_2025.csv) was not found "
+                                 "in the shared data folder")
+            _hist = panel.series(_x["area"]).select(
+                period=pl.col("year"), value=pl.col("cla_31mar").cast(pl.Float64)).drop_nulls()
+            _d, _origin = None, int(_hist["period"].max())
         else:
-            forecast = forecast_episodes(_data, _x["model"], horizon=_x["horizon"],
-                                         n_paths=1000, seed=1, scenario=scenario,
-                                         area=str(_x["source"]))
+            _where = (fixtures_dir() / "synthetic_la" if _x["source"] == "embedded synthetic LA"
+                      else _x["folder"])
+            _d = read_ssda903(_where)
+            _s = series_from_ssda903(_d)
+            _hist = pl.DataFrame({"period": list(_s.years), "value": _s.stock[0].tolist()})
+            _origin = _s.origin
+        _scenario = _sc.Scenario()
+        if _x["entry_step"]:
+            _scenario = _sc.entry_step(_scenario, _x["entry_step"], _origin + 2)
+        if _x["stays"] and _x["model"] == "stockflow":
+            _scenario = _sc.stay(_scenario, _x["stays"])
+        with mo.status.spinner("Forecasting ..."):
+            if _d is None:
+                _f = forecast_panel(panel, _x["area"], _x["model"], horizon=_x["horizon"],
+                                    n_paths=1000, seed=1, scenario=_scenario)
+            else:
+                _f = forecast_episodes(_d, _x["model"], horizon=_x["horizon"], n_paths=1000,
+                                       seed=1, scenario=_scenario, area=str(_x["source"]))
+        return _d, _f, _hist
+
+    try:
+        _data, forecast, history = _run()
+        _problem = None
+    except (_DataError, ValueError, KeyError, OSError) as _e:
+        _problem = str(_e.args[0]) if isinstance(_e, KeyError) and _e.args else str(_e)
+    mo.stop(_problem is not None,
+            mo.callout(mo.md(f"**Could not forecast.** {_problem}"), kind="danger"))
     episodes_data = _data
     return episodes_data, forecast, history
 

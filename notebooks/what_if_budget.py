@@ -73,23 +73,35 @@ def _(
 
 
 @app.cell
-def _(mo, years):
+def _(mo):
+    reset = mo.ui.button(label="Reset the levers", kind="neutral")
+    return (reset,)
+
+
+@app.cell
+def _(mo, reset, years):
+    _ = reset.value  # every lever back at its starting value on reset
     year_options = {f"{y - 1}-{y % 100:02d}": y for y in years}
-    entry_shock = mo.ui.slider(-30, 50, step=5, value=0, label="entries change (%)")
+    entry_shock = mo.ui.slider(-30, 50, step=5, value=0, label="entries change (%)",
+                              show_value=True)
     shock_year = mo.ui.dropdown(list(year_options), value=list(year_options)[1],
                                 label="... from")
-    prevention = mo.ui.slider(0, 30, step=5, value=0, label="prevention: entries fall (%)")
+    prevention = mo.ui.slider(0, 30, step=5, value=0, label="prevention: entries fall (%)",
+                             show_value=True)
     prevention_year = mo.ui.dropdown(list(year_options), value=list(year_options)[2],
                                      label="... from")
-    longer_stays = mo.ui.slider(-20, 30, step=5, value=0, label="stays longer (%)")
+    longer_stays = mo.ui.slider(-20, 30, step=5, value=0, label="stays longer (%)", show_value=True)
     mix = mo.ui.slider(0, 50, step=5, value=0,
-                       label="new residential placements moved to fostering (%)")
+                       label="new residential placements moved to fostering (%)",
+                       show_value=True)
     growth_options = {"fitted to s251 history (band)": True, "fixed uplifts": False}
     price_growth = mo.ui.dropdown(list(growth_options), value=list(growth_options)[0],
                                   label="price growth")
-    res_inflation = mo.ui.slider(0, 12, step=0.5, value=6, label="residential price growth (%/yr)")
-    other_inflation = mo.ui.slider(0, 8, step=0.5, value=3, label="other price growth (%/yr)")
-    efficiency = mo.ui.slider(0, 5, step=0.5, value=0, label="efficiency (%/yr)")
+    res_inflation = mo.ui.slider(0, 12, step=0.5, value=6, label="residential price growth (%/yr)",
+                                  show_value=True)
+    other_inflation = mo.ui.slider(0, 8, step=0.5, value=3, label="other price growth (%/yr)",
+                                    show_value=True)
+    efficiency = mo.ui.slider(0, 5, step=0.5, value=0, label="efficiency (%/yr)", show_value=True)
     return (
         efficiency,
         entry_shock,
@@ -119,6 +131,7 @@ def _(
     prevention_year,
     price_growth,
     res_inflation,
+    reset,
     shock_year,
 ):
     # fixed-uplift sliders only when they apply
@@ -131,6 +144,7 @@ def _(
         mo.hstack([longer_stays, mix]),
         mo.md("**Prices**"),
         mo.hstack(_prices),
+        reset,
     ])
     return
 

@@ -250,3 +250,15 @@ def test_contract_sizing_defaults_are_the_shipped_contract_priced_by_the_cli(tmp
     risk = pl.read_csv(tmp_path / "priced" / "risk.csv")
     loss = risk.filter(pl.col("measure").str.starts_with("P(provider makes a loss"))
     assert h["p_provider_loss"] == pytest.approx(loss["value"][0])
+
+
+def test_demand_explorer_shows_a_wrong_folder_on_the_page():
+    """A folder that does not exist is an error shown on the page, naming the folder and the
+    rule, and nothing downstream runs on stale data."""
+    inputs = {"source": "SSDA903 folder", "folder": "/no/such/folder", "area": "",
+              "model": "stockflow", "horizon": 3, "entry_step": 0.0, "stays": 0.0}
+    outputs, defs = load("demand_explorer").app.run(defs={"explorer_inputs": inputs})
+    shown = " ".join(str(getattr(o, "text", o)) for o in outputs if o is not None)
+    assert "Could not forecast" in shown
+    assert "/no/such/folder" in shown and "no such file or folder" in shown
+    assert "forecast" not in defs and "area_backtest" not in defs
