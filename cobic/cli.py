@@ -1030,8 +1030,11 @@ def settle(
         _stop("cobic settle: the ledger has amounts that are not finite numbers ("
               + ", ".join(bad["item"].cast(pl.String).to_list()[:5]) + "): check the actuals "
               "and the priced schedule")
-    out.print(_table(ledger.with_columns(pl.col("amount").map_elements(
-        lambda v: f"{v:,.2f}", return_dtype=pl.String)),
+    # money to the penny; indicator values and scores as the numbers they are (0.075, not 0.08)
+    shown = pl.when(pl.col("item").cast(pl.String).str.starts_with("indicator")).then(
+        pl.col("amount").map_elements(lambda v: f"{v:.4g}", return_dtype=pl.String)).otherwise(
+        pl.col("amount").map_elements(lambda v: f"{v:,.2f}", return_dtype=pl.String))
+    out.print(_table(ledger.with_columns(amount=shown),
         f"Settlement, contract year {act.contract_year}"))
     if target is not None:
         write_file(target, lambda p: ledger.write_csv(p), "settle")

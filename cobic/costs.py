@@ -6,12 +6,18 @@ path in contract year ``y`` (1 = the first year; year 0 is the financial year be
 
     placements  = sum over groups  child_days[g] x weekly[g] / 7 x m[g] x (1 + u_g)^y x (1 - e)^y
     case mgmt   = child_months x per_child_month + entries x c_entry + moves x c_move
-                  + exits x c_exit            (indexed and made efficient likewise)
+                  + exits x c_exit            (x (1 + u_cm)^(y0 - base + y) x (1 - e)^y)
     total       = (placements + case mgmt) x (1 + overhead) + start-up[y] + high-cost tail
+    tail        = sum over N ~ Poisson(rate) placements of
+                  (W x (1 + u_res)^(y0 - base) - weekly[residential]) x weeks x (1 + u_res)^y
+                  x (1 - e)^y
 
 where ``weekly[g]`` is each group's cost uprated from its price year to year 0, ``m[g]`` a
-lognormal unit-cost multiplier per path (mean 1), ``u_g`` the group's annual uplift and ``e``
-the efficiency factor. Everything is array maths over paths x years x groups.
+lognormal unit-cost multiplier per path (mean 1), ``u_g`` the group's annual uplift, ``u_cm``
+case management's own ``index`` (from its price year all the way; the default uplift when not
+given), ``W`` a high-cost placement's lognormal weekly cost (in the base price year, uprated
+like the residential cost it is netted against) and ``e`` the efficiency factor. Everything is
+array maths over paths x years x groups.
 """
 
 from __future__ import annotations
@@ -34,7 +40,8 @@ from cobic.specs import number, read_toml, shown, table, table_list, text
 __all__ = ["CostSpec", "DemandPaths", "CostPaths", "load_cost_spec", "load_unit_costs",
            "cost_per_year", "growth_paths", "LINES", "parse_cost_spec",
            "default_unit_costs_path", "simulate_costs", "fy_end_year", "DAYS_PER_MONTH",
-           "load_growth", "with_growth", "default_growth_path", "mix_weekly_costs"]
+           "load_growth", "with_growth", "default_growth_path", "mix_weekly_costs",
+           "expected_high_cost"]
 
 DAYS_PER_MONTH = 365.25 / 12
 MAX_WEEKLY = 100_000.0  # GBP a week: the dearest placements reported cost under half this
@@ -101,9 +108,26 @@ class CostSpec:
     includes: tuple[str, ...] = ("placements",)
     growth: CostGrowth | None = field(default=None, compare=False)
     growth_area: str = ""
+    case_management_index: float | None = None  # [case_management] index (None: default)
 
     def uplift(self, group: str) -> float:
         return self.indexation.get(group, self.indexation["default"])
+
+    @property
+    def case_management_uplift(self) -> float:
+        """Case management's annual uplift: its own ``index`` from its price year all the way
+        (to the base price year, to year 0 and through the contract), else the default."""
+        if self.case_management_index is None:
+            return self.indexation["default"]
+        return self.case_management_index
+
+    def case_management_factor(self, year0: int, y: np.ndarray | int) -> np.ndarray:
+        """Case-management costs of the base price year to contract year ``y``: uprated from
+        the base price year to year 0 and on, made efficient from year 1."""
+        u = self.case_management_uplift
+        y = np.asarray(y)
+        return (1 + u) ** (year0 - self.base_price_year) * (1 + u) ** y \
+            * (1 - self.efficiency) ** y
 
     def weekly_in_year0(self, group: str, year0: int) -> float:
         """Weekly cost uprated from the base price year to contract year 0 (FY ending); with
@@ -178,7 +202,7 @@ def parse_cost_spec(raw: dict, src: str = "cost set", codes: CodeSets | None = N
     groups = (*codes.group_names, "all")
     base = fy_end_year(raw.get("base_price_year", "2024-25"), "base_price_year", src)
     indexation = _indexation(src, raw.get("indexation", {"default": 0.0}), groups)
-    per_month, events = _case_management(src, raw.get("case_management", {}), base)
+    per_month, events, cm_index = _case_management(src, raw.get("case_management", {}), base)
     oh = _known(src, "overheads", raw.get("overheads", {}), {"rate", "source"})
     eff = _known(src, "efficiency", raw.get("efficiency", {}), {"rate", "source"})
     rates = {"overhead_rate": _number(src, "overheads.rate", oh.get("rate", 0.0), 0.0, 1.0),
@@ -195,7 +219,7 @@ def parse_cost_spec(raw: dict, src: str = "cost set", codes: CodeSets | None = N
         name=text(src, "name", raw.get("name", src)), base_price_year=base, weekly=weekly,
         per_child_month=per_month, event_costs=events, indexation=indexation, **rates,
         **unc, startup=startup, source=src, table=df, includes=includes, growth=growth,
-        growth_area=area,
+        growth_area=area, case_management_index=cm_index,
     )
 
 
@@ -297,8 +321,10 @@ def _indexation(src: str, raw, groups: tuple[str, ...]) -> dict[str, float]:
     return out
 
 
-def _case_management(src: str, cm, base: int) -> tuple[float, dict[str, float]]:
-    """Per child-month and per-event process costs, uprated to the base price year."""
+def _case_management(src: str, cm, base: int
+                     ) -> tuple[float, dict[str, float], float | None]:
+    """Per child-month and per-event process costs, uprated to the base price year, and the
+    ``index`` they are uprated at (None when not given)."""
     _known(src, "case_management", cm, {"per_child_month", "entry", "placement_move", "exit",
                                         "price_year", "index", "source"})
     year = fy_end_year(cm.get("price_year", f"{base - 1}-{base % 100:02d}"),
@@ -308,7 +334,7 @@ def _case_management(src: str, cm, base: int) -> tuple[float, dict[str, float]]:
                                  cm.get("per_child_month", 0.0)), year, rate, base)
     events = {k: _to_base(_number(src, f"case_management.{k}", cm.get(k, 0.0)), year, rate,
                           base) for k in ("entry", "placement_move", "exit")}
-    return per_month, events
+    return per_month, events, (rate if "index" in cm else None)
 
 
 def _startup(src: str, su) -> tuple[float, ...]:
@@ -533,6 +559,88 @@ def growth_paths(spec: CostSpec, year0: int, n_years: int, n_paths: int, seed: i
     return g[:, lead:lead + n_years]
 
 
+def _price_factors(demand: DemandPaths, spec: CostSpec, seed: int, uncertain: bool
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weekly costs in year 0 ``[G]``, placement factors ``[P or 1, Y, G]`` and
+    case-management factors (from the base price year) ``[P or 1, Y]``."""
+    groups = demand.groups
+    P, Y, G = demand.child_days.shape
+    year0 = demand.years[0] - 1
+    weekly0 = np.array([spec.weekly_in_year0(g, year0) for g in groups])  # [G]
+    f = year_factors(spec, groups, year0, Y)[None, :, :]  # [1, Y, G]
+    # case management at its own index from its price year (else the default uplift)
+    cmf = spec.case_management_factor(year0, np.arange(1, Y + 1))[None, :]
+    if spec.growth is not None:  # fitted, uncertain growth replaces the fixed uplifts
+        eff = (1 - spec.efficiency) ** np.arange(1, Y + 1)
+        g = growth_paths(spec, year0, Y, P, seed, uncertain) * eff[None, :]  # [P, Y]
+        f, cmf = np.broadcast_to(g[:, :, None], (P, Y, G)), g
+    return weekly0, f, cmf
+
+
+def _tail_pricing(spec: CostSpec, groups: tuple[str, ...], year0: int, f: np.ndarray
+                  ) -> tuple[float, float, np.ndarray]:
+    """How a high-cost placement is priced: the residential weekly cost in year 0 it is netted
+    against, the factor uprating its own weekly cost (given in the base price year) to year 0
+    in the same way, and the contract-year factors ``[P or 1, Y]`` applied to both."""
+    threshold = spec.weekly_in_year0("residential", year0) if "residential" in spec.weekly \
+        else 0.0
+    to_year0 = 1.0 if spec.growth is not None else \
+        (1 + spec.uplift("residential")) ** (year0 - spec.base_price_year)
+    by_year = f[:, :, groups.index("residential")] if "residential" in groups else f[:, :, 0]
+    return threshold, to_year0, by_year
+
+
+def _lognormal_params(spec: CostSpec) -> tuple[float, float]:
+    """Mean and sd of log weekly cost of a high-cost placement (mean and sd as given)."""
+    m, sd = spec.high_cost_mean_weekly, spec.high_cost_sd_weekly
+    s2 = np.log(1 + (sd / m) ** 2)
+    return float(np.log(m) - s2 / 2), float(np.sqrt(s2))
+
+
+def expected_high_cost(demand: DemandPaths, spec: CostSpec, seed: int = 0) -> np.ndarray:
+    """``[path, year]`` expected cost of the high-cost tail, at the factors of
+    ``simulate_costs(..., uncertain=False)``: ``rate x weeks x E[(W - k)+]`` with ``W`` the
+    (lognormal) weekly cost of a high-cost placement and ``k`` the residential weekly cost,
+    both in year 0; ``E[(W - k)+] = m Phi(d1) - k Phi(d1 - v)``,
+    ``d1 = (log(m / k) + v^2 / 2) / v``, ``v^2 = log(1 + sd^2 / m^2)``."""
+    P, Y, _ = demand.child_days.shape
+    if spec.high_cost_per_year <= 0:
+        return np.zeros((P, Y))
+    from scipy.special import ndtr
+
+    year0 = demand.years[0] - 1
+    _, f, _ = _price_factors(demand, spec, seed, uncertain=False)
+    threshold, to_year0, by_year = _tail_pricing(spec, demand.groups, year0, f)
+    m = spec.high_cost_mean_weekly * to_year0
+    _, v = _lognormal_params(spec)
+    if threshold <= 0:
+        excess = m
+    elif v == 0:
+        excess = max(m - threshold, 0.0)
+    else:
+        d1 = (np.log(m / threshold) + v * v / 2) / v
+        excess = m * ndtr(d1) - threshold * ndtr(d1 - v)
+    per_year = spec.high_cost_per_year * excess * spec.high_cost_weeks
+    return np.broadcast_to(per_year * by_year, (P, Y)).copy()
+
+
+def _high_cost(rng: np.random.Generator, demand: DemandPaths, spec: CostSpec,
+               f: np.ndarray) -> np.ndarray:
+    """``[path, year]`` simulated high-cost tail: Poisson counts of lognormal weekly costs,
+    each uprated to year 0 and netted against the residential weekly cost of year 0."""
+    P, Y, _ = demand.child_days.shape
+    counts = rng.poisson(spec.high_cost_per_year, size=(P, Y))
+    total = int(counts.sum())
+    if not total:
+        return np.zeros((P, Y))
+    mu, v = _lognormal_params(spec)
+    w = np.exp(rng.normal(mu, v, size=total))
+    threshold, to_year0, by_year = _tail_pricing(spec, demand.groups, demand.years[0] - 1, f)
+    excess = np.maximum(w * to_year0 - threshold, 0.0) * spec.high_cost_weeks
+    cell = np.repeat(np.arange(P * Y), counts.reshape(-1))
+    return np.bincount(cell, weights=excess, minlength=P * Y).reshape(P, Y) * by_year
+
+
 def simulate_costs(demand: DemandPaths, spec: CostSpec, seed: int = 0,
                    uncertain: bool = True) -> CostPaths:
     """Cost of every demand path in every contract year (``demand.years`` are the contract
@@ -542,18 +650,8 @@ def simulate_costs(demand: DemandPaths, spec: CostSpec, seed: int = 0,
     if missing:
         raise ValueError(f"cost set {spec.name!r} has no weekly cost for {missing}")
     P, Y, G = demand.child_days.shape
-    year0 = demand.years[0] - 1
     rng = np.random.default_rng(seed)
-    weekly0 = np.array([spec.weekly_in_year0(g, year0) for g in groups])  # [G]
-    f = year_factors(spec, groups, year0, Y)[None, :, :]  # [1, Y, G]
-    # case management is indexed at the default uplift
-    fd = ((1 + spec.indexation["default"]) ** np.arange(1, Y + 1)
-          * (1 - spec.efficiency) ** np.arange(1, Y + 1))[None, :]
-    cm0 = (1 + spec.indexation["default"]) ** (year0 - spec.base_price_year)
-    if spec.growth is not None:  # fitted, uncertain growth replaces the fixed uplifts
-        eff = (1 - spec.efficiency) ** np.arange(1, Y + 1)
-        g = growth_paths(spec, year0, Y, P, seed, uncertain) * eff[None, :]  # [P, Y]
-        f, fd, cm0 = np.broadcast_to(g[:, :, None], (P, Y, G)), g, 1.0
+    weekly0, f, cmf = _price_factors(demand, spec, seed, uncertain)
     mult = np.ones((P, 1, G))
     if uncertain and spec.unit_cost_cv > 0:
         s2 = np.log(1 + spec.unit_cost_cv**2)
@@ -562,26 +660,14 @@ def simulate_costs(demand: DemandPaths, spec: CostSpec, seed: int = 0,
     months = demand.child_days.sum(axis=2) / DAYS_PER_MONTH
     cm = (months * spec.per_child_month + demand.entries * spec.event_costs["entry"]
           + demand.moves * spec.event_costs["placement_move"]
-          + demand.exits * spec.event_costs["exit"]) * cm0 * fd
+          + demand.exits * spec.event_costs["exit"]) * cmf
     overheads = (placements.sum(axis=2) + cm) * spec.overhead_rate
     startup = np.zeros(Y)
     n = min(Y, len(spec.startup))
     startup[:n] = spec.startup[:n]
     high = np.zeros((P, Y))
     if uncertain and spec.high_cost_per_year > 0:
-        counts = rng.poisson(spec.high_cost_per_year, size=(P, Y))
-        total = int(counts.sum())
-        if total:
-            m, sd = spec.high_cost_mean_weekly, spec.high_cost_sd_weekly
-            s2 = np.log(1 + (sd / m) ** 2)
-            w = np.exp(rng.normal(np.log(m) - s2 / 2, np.sqrt(s2), size=total))
-            base_res = spec.weekly_in_year0("residential", year0) if "residential" in \
-                spec.weekly else 0.0
-            excess = np.maximum(w - base_res, 0.0) * spec.high_cost_weeks
-            cell = np.repeat(np.arange(P * Y), counts.reshape(-1))
-            high = np.bincount(cell, weights=excess, minlength=P * Y).reshape(P, Y)
-            high *= f[:, :, groups.index("residential")] if "residential" in groups \
-                else f[:, :, 0]
+        high = _high_cost(rng, demand, spec, f)
     return CostPaths(demand.years, placements, cm, overheads, startup, high)
 
 

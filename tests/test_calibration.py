@@ -261,7 +261,7 @@ def test_fitted_growth_without_noise_prices_as_a_fixed_uplift_at_that_rate():
     base = load_cost_spec(default_unit_costs_path())
     fixed = dataclasses.replace(
         base, efficiency=0.0, indexation={g: 0.07 for g in base.indexation},
-        unit_cost_cv=0.0, high_cost_per_year=0.0)
+        case_management_index=0.07, unit_cost_cv=0.0, high_cost_per_year=0.0)
     grown = with_growth(dataclasses.replace(fixed, indexation={"default": 0.0}),
                         _zero_noise_growth(0.07, base.base_price_year), "X")
     rng = np.random.default_rng(3)

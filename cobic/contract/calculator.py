@@ -3,8 +3,8 @@
 For contract year ``y`` (1..L) and path ``p``:
 
 * capitation ``C_y``: the chosen point (e.g. P50, P80) of the simulated cost distribution
-  (``forecast``), the cost of expected demand at unit costs (``zero_based``), or a historic
-  outturn indexed forward (``historic``);
+  (``forecast``), the cost of expected demand at unit costs plus the expected high-cost tail
+  (``zero_based``), or a historic outturn indexed forward (``historic``);
 * capitated payment ``T[p,y]``: ``C_y`` (basis ``population``: the provider takes volume risk),
   ``C_y / E[days_y] x days[p,y]`` (``child_day``: the commissioner keeps it), or ``C_y`` plus a
   marginal rate on child-days outside a corridor around ``E[days_y]`` (``hybrid``);
@@ -18,7 +18,8 @@ For contract year ``y`` (1..L) and path ``p``:
   with year 1 undiscounted (Green Book).
 
 Everything is array maths over (paths x years); :func:`apply_terms` re-prices a contract on
-costs already simulated, which is what keeps the notebooks instant.
+costs already simulated, which is what keeps the notebooks instant. The money rules are in
+:mod:`cobic.contract.rules`, which settlement uses too.
 """
 
 from __future__ import annotations
@@ -28,10 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from cobic.contract.incentives import composite
-from cobic.contract.risk_share import provider_share
+from cobic.contract.rules import apply_rules
 from cobic.contract.terms import ContractTerms
-from cobic.costs import CostPaths, CostSpec, DemandPaths, simulate_costs
+from cobic.costs import CostPaths, CostSpec, DemandPaths, expected_high_cost, simulate_costs
 
 __all__ = ["Priced", "price", "apply_terms", "SimulatedCosts", "simulate_contract_costs",
            "discount_factors", "QUANTILE_COLUMNS"]
@@ -55,6 +55,7 @@ class SimulatedCosts:
     components: CostPaths
     indicator_noise: np.ndarray  # [path, year, k] standard normal draws for the indicators
     days_by_duration: np.ndarray | None = None  # [path, year, 3]: <6 months, 6-12, 12+
+    expected_tail: np.ndarray | None = None  # [path, year] expected high-cost tail
 
     def first_years(self, n: int) -> SimulatedCosts:
         """The first ``n`` contract years (to try shorter contracts without re-simulating)."""
@@ -64,9 +65,10 @@ class SimulatedCosts:
         comp = CostPaths(self.years[:n], c.placements[:, :n], c.case_management[:, :n],
                          c.overheads[:, :n], c.startup[:n], c.high_cost[:, :n])
         dur = None if self.days_by_duration is None else self.days_by_duration[:, :n]
+        tail = None if self.expected_tail is None else self.expected_tail[:, :n]
         return SimulatedCosts(self.years[:n], self.cost[:, :n],
                               self.cost_expected_prices[:, :n], self.child_days[:, :n], comp,
-                              self.indicator_noise[:, :n], dur)
+                              self.indicator_noise[:, :n], dur, tail)
 
 
 def simulate_contract_costs(demand: DemandPaths, costs: CostSpec, terms: ContractTerms,
@@ -78,7 +80,8 @@ def simulate_contract_costs(demand: DemandPaths, costs: CostSpec, terms: Contrac
     rng = np.random.default_rng(seed + 1)
     noise = rng.standard_normal((window.n_paths, terms.length, max(len(terms.indicators), 1)))
     return SimulatedCosts(window.years, c.total, c0.total, window.child_days.sum(axis=2), c,
-                          noise, window.days_by_duration)
+                          noise, window.days_by_duration,
+                          expected_high_cost(window, costs, seed=seed))
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class Priced:
     hit_gain_cap: np.ndarray  # bool
     deflator: np.ndarray  # [year]
     discount: np.ndarray  # [year]
+    indicator_values: np.ndarray | None = None  # [path, year, k]
 
     @property
     def commissioner_share(self) -> np.ndarray:
@@ -151,7 +155,7 @@ class Priced:
             exp_net = float(self.net_to_provider[:, j].mean())
             rows.append({
                 "contract_year": j + 1, "financial_year": _fy(year),
-                "capitation": cap, "fixed": cap - float(self.at_risk[j]),
+                "capitation": cap, "fixed": cap - float(self.withheld[j]),
                 "expected_child_days": float(self.expected_days[j]),
                 "at_risk": float(self.at_risk[j]),
                 "expected_incentive_earned": float(self.incentive_earned[:, j].mean()),
@@ -224,8 +228,9 @@ def _fy(year: int) -> str:
 def _capitation(sim: SimulatedCosts, terms: ContractTerms, costs: CostSpec | None) -> np.ndarray:
     if terms.method == "forecast":
         return np.quantile(sim.cost, terms.point, axis=0)
-    if terms.method == "zero_based":
-        return sim.cost_expected_prices.mean(axis=0)
+    if terms.method == "zero_based":  # expected demand at unit costs, with the expected tail
+        tail = 0.0 if sim.expected_tail is None else sim.expected_tail.mean(axis=0)
+        return sim.cost_expected_prices.mean(axis=0) + tail
     # historic outturn indexed forward from its year, with efficiency from year 1
     u = costs.indexation["default"] if costs is not None else 0.0
     e = costs.efficiency if costs is not None else 0.0
@@ -234,53 +239,40 @@ def _capitation(sim: SimulatedCosts, terms: ContractTerms, costs: CostSpec | Non
     return terms.historic_outturn * (1 + u) ** (ys - terms.historic_year) * (1 - e) ** k
 
 
+def _indicator_values(sim: SimulatedCosts, terms: ContractTerms) -> np.ndarray:
+    """``[path, year, k]``: baseline + improvement x year + sd x the simulated noise."""
+    ind = terms.indicators
+    if not ind:
+        return np.zeros(sim.cost.shape + (0,))
+    base = np.array([[i.baseline + i.improvement * (y + 1) for i in ind]
+                     for y in range(terms.length)])
+    sd = np.array([i.sd for i in ind])
+    return base[None, :, :] + sd[None, None, :] * sim.indicator_noise[:, :, :len(ind)]
+
+
 def apply_terms(sim: SimulatedCosts, terms: ContractTerms, costs: CostSpec | None = None
                 ) -> Priced:
-    """Price ``terms`` on costs already simulated (vectorised; no randomness of its own)."""
+    """Price ``terms`` on costs already simulated (vectorised; no randomness of its own).
+
+    The money rules are :func:`cobic.contract.rules.apply_rules`, the same that settle a year.
+    """
     if sim.years != terms.years:
         raise ValueError(f"costs were simulated for {sim.years}, the contract runs "
                          f"{terms.years}")
     cap = _capitation(sim, terms, costs)  # [Y]
-    days = sim.child_days
-    exp_days = days.mean(axis=0)
-    rate = cap / np.where(exp_days > 0, exp_days, 1.0)
-    if terms.basis == "population":
-        target = np.broadcast_to(cap, days.shape).copy()
-    elif terms.basis == "child_day":
-        target = rate[None, :] * days
-    else:
-        hi, lo = exp_days * (1 + terms.corridor), exp_days * (1 - terms.corridor)
-        outside = np.maximum(days - hi, 0.0) + np.minimum(days - lo, 0.0)
-        target = cap[None, :] + terms.marginal_rate * rate[None, :] * outside
-    at_risk = np.array(terms.incentive_share) * cap
-    if terms.indicators:
-        ind = terms.indicators
-        base = np.array([[i.baseline + i.improvement * (y + 1) for i in ind]
-                         for y in range(terms.length)])
-        sd = np.array([i.sd for i in ind])
-        values = base[None, :, :] + sd[None, None, :] * sim.indicator_noise[:, :, :len(ind)]
-        comp = composite(ind, values)
-    else:
-        comp = np.zeros(days.shape)
-    earned = at_risk[None, :] * comp
-    withheld = at_risk if terms.incentive_mode == "withhold" else np.zeros_like(at_risk)
-    blocked = comp < terms.quality_gate if terms.quality_gate is not None else False
-    variance = sim.cost - target
-    pi = provider_share(variance, target, terms.risk_share, blocked)
-    rs = terms.risk_share
-    tol = 1e-9 * np.maximum(target, 1.0)
-    hit_loss = (rs.loss_cap is not None) & (variance > 0) & (pi >= (rs.loss_cap or 0) * target
-                                                             - tol)
-    hit_gain = (rs.gain_cap is not None) & (variance < 0) & (-pi >= (rs.gain_cap or 0) * target
-                                                              - tol)
-    net = target - withheld[None, :] + earned + (variance - pi)
+    exp_days = sim.child_days.mean(axis=0)
+    values = _indicator_values(sim, terms)
+    out = apply_rules(terms, cap, exp_days, sim.child_days, sim.cost, values,
+                      np.arange(terms.length))
     k = np.arange(1, terms.length + 1)
     return Priced(terms=terms, years=sim.years, capitation=cap, expected_days=exp_days,
-                  target=target, cost=sim.cost, variance=variance, provider_share=pi,
-                  at_risk=at_risk, composite=comp, incentive_earned=earned, withheld=withheld,
-                  net_to_provider=net, hit_loss_cap=hit_loss, hit_gain_cap=hit_gain,
-                  deflator=(1 + terms.inflation) ** k,
-                  discount=discount_factors(terms.discount_rate, terms.length))
+                  target=out.target, cost=sim.cost, variance=out.variance,
+                  provider_share=out.sharing.provider, at_risk=out.pot,
+                  composite=out.composite, incentive_earned=out.earned, withheld=out.withheld,
+                  net_to_provider=out.net, hit_loss_cap=out.sharing.hit_loss_cap,
+                  hit_gain_cap=out.sharing.hit_gain_cap, deflator=(1 + terms.inflation) ** k,
+                  discount=discount_factors(terms.discount_rate, terms.length),
+                  indicator_values=values)
 
 
 def price(demand: DemandPaths, costs: CostSpec, terms: ContractTerms, seed: int = 0) -> Priced:

@@ -6,6 +6,9 @@ Achievement of indicator ``k`` with floor ``L`` and target ``U``:
 * ``binary``: 1 when the target is met, else 0;
 * ``stepped``: the payout of the furthest step reached (steps listed as (at, payout)).
 
+Targets and steps are "reached" within :data:`cobic.contract.rules.TOLERANCE`; the rules
+themselves live in :mod:`cobic.contract.rules`, shared by pricing and settlement.
+
 The composite is ``sum_k weight_k,y x a_k`` and the incentive earned is ``pot x composite``.
 """
 
@@ -13,22 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from cobic.contract.rules import achievement, composite_of, indicator_scores
 from cobic.contract.terms import Indicator
 
 __all__ = ["achievement", "simulate_indicators", "composite"]
-
-
-def achievement(ind: Indicator, x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=float)
-    if ind.scoring == "linear":
-        return np.clip((x - ind.floor) / (ind.target - ind.floor), 0.0, 1.0)
-    better = (lambda v, t: v >= t) if ind.direction == "higher" else (lambda v, t: v <= t)
-    if ind.scoring == "binary":
-        return better(x, ind.target).astype(float)
-    out = np.zeros_like(x)
-    for at, payout in ind.steps:
-        out = np.where(better(x, at), np.maximum(out, payout), out)
-    return out
 
 
 def simulate_indicators(indicators: tuple[Indicator, ...], n_paths: int, n_years: int,
@@ -43,10 +34,8 @@ def simulate_indicators(indicators: tuple[Indicator, ...], n_paths: int, n_years
 
 
 def composite(indicators: tuple[Indicator, ...], values: np.ndarray) -> np.ndarray:
-    """``[path, year]`` weighted achievement in [0, 1] from ``values[path, year, k]``."""
+    """``[path, year]`` weighted achievement in [0, 1] from ``values[path, year, k]`` (the
+    weights of contract years 1, 2, ... for the columns; see :mod:`cobic.contract.rules`)."""
     if not indicators:
         return np.zeros(values.shape[:2])
-    w = np.array([ind.weights for ind in indicators]).T  # [year, k]
-    a = np.stack([achievement(ind, values[:, :, k]) for k, ind in enumerate(indicators)],
-                 axis=2)
-    return (a * w[None, :, :]).sum(axis=2)
+    return composite_of(indicator_scores(indicators, values, np.arange(values.shape[1])))

@@ -7,8 +7,10 @@ For ``x = |D| / T`` and bands ``[lower_i, upper_i)`` with provider shares ``s_i`
 
 with the loss bands and cap for overspends (D > 0) and the gain bands and cap for
 underspends. A *first-dollar* rule (MSSP style) instead shares the whole variance at ``share``
-once ``x`` reaches ``threshold`` and nothing below it. The provider's margin from the risk
-share is ``-pi``; the commissioner bears ``D - pi``; the two always add up to ``D``.
+once ``x`` reaches ``threshold`` (within :data:`cobic.contract.rules.TOLERANCE`) and nothing
+below it. The provider's margin from the risk share is ``-pi``; the commissioner bears
+``D - pi``; the two always add up to ``D``. The rules are in :mod:`cobic.contract.rules`,
+shared by pricing and settlement.
 """
 
 from __future__ import annotations
@@ -16,43 +18,18 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import norm
 
-from cobic.contract.terms import Band, RiskShare
+from cobic.contract.rules import band_share, share_variance
+from cobic.contract.terms import RiskShare
 
 __all__ = ["provider_share", "band_share", "expected_band_payment"]
-
-
-def band_share(x: np.ndarray, bands: tuple[Band, ...]) -> np.ndarray:
-    """Provider share of a variance of size ``x`` (fraction of the target), before caps."""
-    out = np.zeros_like(x, dtype=float)
-    for b in bands:
-        width = b.upper - b.lower
-        out += b.provider_share * np.clip(x - b.lower, 0.0, width)
-    return out
 
 
 def provider_share(variance: np.ndarray, target: np.ndarray, rs: RiskShare,
                    block_gain: np.ndarray | bool = False) -> np.ndarray:
     """The provider's share ``pi`` of ``variance`` (same shape); ``block_gain`` marks where a
-    quality gate stops the provider keeping any saving."""
-    d = np.asarray(variance, dtype=float)
-    t = np.asarray(target, dtype=float)
-    x = np.abs(d) / np.where(t > 0, t, 1.0)
-    loss = d > 0
-
-    def side(bands, cap, fd):
-        if fd is not None:
-            thr, share = fd
-            raw = np.where(x >= thr, share * x, 0.0)
-        else:
-            raw = band_share(x, bands)
-        if cap is not None:
-            raw = np.minimum(raw, cap)
-        return raw * t
-
-    pi = np.where(loss, side(rs.loss_bands, rs.loss_cap, rs.first_dollar_loss),
-                  -side(rs.gain_bands, rs.gain_cap, rs.first_dollar_gain))
-    pi = np.where(~loss & np.asarray(block_gain), 0.0, pi)
-    return pi
+    quality gate stops the provider keeping any saving (the steps:
+    :func:`cobic.contract.rules.share_variance`)."""
+    return share_variance(variance, target, rs, block_gain).provider
 
 
 def expected_band_payment(mu: float, sigma: float, lower: float, upper: float) -> float:

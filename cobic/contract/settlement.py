@@ -1,7 +1,10 @@
 """Year-end settlement: from one year's actual activity, costs and indicator values, the ledger
 for that year with every step shown (capitated payment, risk-share transfer band by band,
-incentive earned indicator by indicator, net to provider). Amounts are rounded to pennies
-here, at settlement, and nowhere earlier.
+incentive earned indicator by indicator, net to provider). The amounts come from
+:func:`cobic.contract.rules.apply_rules`, the rules that price the contract, on one year;
+money is rounded to pennies here, at settlement, and nowhere earlier (indicator scores are not
+money and are not rounded). Risk-share rows carry the sign of the provider's share, so they add
+up to it.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from cobic.contract.incentives import achievement
+from cobic.contract.rules import achievement, apply_rules
 from cobic.contract.terms import ContractTerms
 from cobic.costs import DAYS_PER_MONTH, CostSpec, year_factors
 from cobic.errors import SpecError
@@ -102,8 +105,7 @@ def _cost_at_unit_costs(a: Actuals, costs: CostSpec, terms: ContractTerms) -> tu
         steps.append((f"placements: {g}", amount,
                       f"{a.child_days[g]:,.0f} child-days x GBP "
                       f"{costs.weekly_in_year0(g, year0) * factor:,.2f} a week / 7"))
-    fd = ((1 + costs.indexation["default"]) ** y * (1 - costs.efficiency) ** y
-          * (1 + costs.indexation["default"]) ** (year0 - costs.base_price_year))
+    fd = float(costs.case_management_factor(year0, y))  # at its own index
     months = sum(a.child_days.values()) / DAYS_PER_MONTH
     cm = (months * costs.per_child_month + a.entries * costs.event_costs["entry"]
           + a.moves * costs.event_costs["placement_move"]
@@ -118,106 +120,137 @@ def _cost_at_unit_costs(a: Actuals, costs: CostSpec, terms: ContractTerms) -> tu
     return placements + cm + oh + startup, steps
 
 
+def _cost_rows(actual: Actuals, terms: ContractTerms, costs: CostSpec | None
+               ) -> tuple[float, list[tuple[str, float, str]]]:
+    """The year's actual cost: as reported, or the activity at unit costs (with its rows)."""
+    if actual.actual_cost is not None:
+        return actual.actual_cost, [("actual cost", actual.actual_cost, "as reported")]
+    if costs is None:
+        raise ValueError("give actual_cost, or a cost set to cost the activity")
+    cost, steps = _cost_at_unit_costs(actual, costs, terms)
+    return cost, [*((f"cost: {n}", a, w) for n, a, w in steps),
+                  ("actual cost", cost, "activity at unit costs")]
+
+
+def _payment_rows(terms: ContractTerms, out, y: int, capitation: float, expected_days: float,
+                  days: float) -> list[tuple[str, float, str]]:
+    """Capitation, capitated payment, at-risk pot and withheld, with their working."""
+    rate, outside = float(out.payment.rate[0, 0]), float(out.payment.outside[0, 0])
+    if terms.basis == "population":
+        why = "basis population: the capitation is paid whatever the volume"
+    elif terms.basis == "child_day":
+        why = f"{days:,.0f} child-days x GBP {rate:,.2f} (capitation / {expected_days:,.0f})"
+    else:
+        why = (f"capitation + {terms.marginal_rate:.0%} x GBP {rate:,.2f} x {outside:,.0f} "
+               f"child-days outside the {terms.corridor:.0%} corridor")
+    pot, withheld = float(out.pot[0]), float(out.withheld[0])
+    rows = [("capitation", capitation, f"contract year {y} capitation"),
+            ("capitated payment", float(out.target[0, 0]), why),
+            ("at-risk pot", pot, f"{terms.incentive_share[y - 1]:.0%} of the capitation "
+                                 f"({terms.incentive_mode})")]
+    if withheld:
+        rows.append(("withheld", -withheld, "withheld from the capitated payment, to be earned"))
+    return rows
+
+
+def _indicator_rows(terms: ContractTerms, actual: Actuals, out, y: int
+                    ) -> list[tuple[str, float, str]]:
+    """One row per indicator: its score (weight x achievement, not money) and working."""
+    rows = []
+    for k, ind in enumerate(terms.indicators):
+        w, score = ind.weights[y - 1], float(out.scores[0, 0, k])
+        a = float(achievement(ind, np.array([actual.indicators[ind.name]]))[0])
+        rows.append((f"indicator: {ind.name}", score,
+                     f"value {actual.indicators[ind.name]:g}, floor {ind.floor:g}, target "
+                     f"{ind.target:g} ({ind.scoring}): achievement {a:.4g} x weight {w:g} "
+                     "(a score, not GBP)"))
+    if terms.indicators:
+        rows.append(("indicator composite", float(out.composite[0, 0]),
+                     "sum of the scores (a score, not GBP)"))
+    return rows
+
+
+def _share_rows(terms: ContractTerms, out) -> list[tuple[str, float, str]]:
+    """The risk share step by step, each row signed as the provider's share (+ = the provider
+    bears a loss, - = it keeps a gain), so the rows add up to it."""
+    rs, sh = terms.risk_share, out.sharing
+    loss = bool(sh.loss[0, 0])
+    x = float(sh.x[0, 0])
+    fd = rs.first_dollar_loss if loss else rs.first_dollar_gain
+    cap = rs.loss_cap if loss else rs.gain_cap
+    rows = []
+    if fd is not None:
+        reached = bool(sh.first_dollar_reached[0, 0])
+        rows.append(("risk share: first dollar", float(sh.first_dollar[0, 0]),
+                     f"{x:.2%} of the capitated payment "
+                     f"{'reaches' if reached else 'is below'} the {fd[0]:.1%} threshold; "
+                     f"provider bears {fd[1]:.0%} of all of it"))
+    else:
+        bands = rs.loss_bands if loss else rs.gain_bands
+        shares = sh.loss_bands if loss else sh.gain_bands
+        amounts = sh.loss_band_amounts if loss else sh.gain_band_amounts
+        for b, share, part in zip(bands, shares, amounts, strict=True):
+            if part[0, 0] == 0:
+                continue
+            upper = "and above" if np.isinf(b.upper) else f"to {b.upper:.0%}"
+            rows.append((f"risk share: band {b.lower:.0%} {upper}", float(share[0, 0]),
+                         f"GBP {float(part[0, 0]):,.2f} of variance in the band x provider "
+                         f"share {b.provider_share:.0%}"))
+    if sh.cap[0, 0] != 0:
+        rows.append(("risk share: cap", float(sh.cap[0, 0]),
+                     f"provider's {'loss' if loss else 'gain'} capped at {cap:.0%} of the "
+                     "capitated payment"))
+    if sh.gate[0, 0] != 0:
+        rows.append(("risk share: quality gate", float(sh.gate[0, 0]),
+                     f"composite {float(out.composite[0, 0]):.4g} is below the quality gate "
+                     f"{terms.quality_gate:g}: no gain share"))
+    return rows
+
+
 def settle(terms: ContractTerms, actual: Actuals, capitation: float, expected_days: float,
            costs: CostSpec | None = None) -> pl.DataFrame:
     """The settlement ledger for one contract year.
 
-    ``capitation`` and ``expected_days`` are that year's figures from the priced contract
-    (``schedule.csv`` of ``cobic price``). Returns ``step, item, amount, working``.
+    The amounts are :func:`cobic.contract.rules.apply_rules` on arrays of shape ``(1, 1)``:
+    the rules that price the contract. Money is rounded to pennies here and nowhere earlier;
+    indicator scores and the composite (not money) are not rounded.
+
+    Parameters
+    ----------
+    capitation, expected_days : float
+        That year's figures from the priced contract (``schedule.csv`` of ``cobic price``).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``step, item, amount, working``.
     """
     y = actual.contract_year
-    rows: list[tuple[str, float, str]] = []
     days = sum(actual.child_days.values())
-    rate = capitation / expected_days if expected_days > 0 else 0.0
-    rows.append(("capitation", capitation, f"contract year {y} capitation"))
-    if terms.basis == "population":
-        target = capitation
-        why = "basis population: the capitation is paid whatever the volume"
-    elif terms.basis == "child_day":
-        target = rate * days
-        why = f"{days:,.0f} child-days x GBP {rate:,.2f} (capitation / {expected_days:,.0f})"
-    else:
-        hi, lo = expected_days * (1 + terms.corridor), expected_days * (1 - terms.corridor)
-        outside = max(days - hi, 0.0) + min(days - lo, 0.0)
-        target = capitation + terms.marginal_rate * rate * outside
-        why = (f"capitation + {terms.marginal_rate:.0%} x GBP {rate:,.2f} x {outside:,.0f} "
-               f"child-days outside the {terms.corridor:.0%} corridor")
-    rows.append(("capitated payment", target, why))
-    pot = terms.incentive_share[y - 1] * capitation
-    withheld = pot if terms.incentive_mode == "withhold" else 0.0
-    rows.append(("at-risk pot", pot, f"{terms.incentive_share[y - 1]:.0%} of the capitation "
-                                     f"({terms.incentive_mode})"))
-    if withheld:
-        rows.append(("withheld", -withheld, "withheld from the capitated payment, to be earned"))
-
-    if actual.actual_cost is not None:
-        cost = actual.actual_cost
-        rows.append(("actual cost", cost, "as reported"))
-    else:
-        if costs is None:
-            raise ValueError("give actual_cost, or a cost set to cost the activity")
-        cost, steps = _cost_at_unit_costs(actual, costs, terms)
-        rows += [(f"cost: {n}", a, w) for n, a, w in steps]
-        rows.append(("actual cost", cost, "activity at unit costs"))
-    variance = cost - target
+    cost, cost_rows = _cost_rows(actual, terms, costs)
+    values = np.array([[[actual.indicators[i.name] for i in terms.indicators]]], dtype=float) \
+        if terms.indicators else np.zeros((1, 1, 0))
+    out = apply_rules(terms, np.array([capitation], dtype=float),
+                      np.array([expected_days], dtype=float), np.array([[days]], dtype=float),
+                      np.array([[cost]], dtype=float), values, np.array([y - 1]))
+    variance, pi = float(out.variance[0, 0]), float(out.sharing.provider[0, 0])
+    net = float(out.net[0, 0])
+    rows = _payment_rows(terms, out, y, capitation, expected_days, days) + cost_rows
     rows.append(("variance", variance, "actual cost - capitated payment (+ = overspend)"))
-
-    # indicators first: a quality gate can block gain share
-    comp = 0.0
-    for ind in terms.indicators:
-        x = actual.indicators[ind.name]
-        a = float(achievement(ind, np.array([x]))[0])
-        w = ind.weights[y - 1]
-        comp += w * a
-        rows.append((f"indicator: {ind.name}", w * a,
-                     f"value {x:g}, floor {ind.floor:g}, target {ind.target:g} "
-                     f"({ind.scoring}): achievement {a:.3f} x weight {w:g}"))
-    blocked = terms.quality_gate is not None and comp < terms.quality_gate
-
-    rs = terms.risk_share
-    x = abs(variance) / target if target > 0 else 0.0
-    loss = variance > 0
-    bands = rs.loss_bands if loss else rs.gain_bands
-    fd = rs.first_dollar_loss if loss else rs.first_dollar_gain
-    cap = rs.loss_cap if loss else rs.gain_cap
-    share = 0.0
-    if fd is not None:
-        share = fd[1] * abs(variance) if x >= fd[0] else 0.0
-        rows.append(("risk share: first dollar", share, f"{x:.2%} of the capitated payment "
-                     f"{'reaches' if x >= fd[0] else 'is below'} the {fd[0]:.1%} threshold; "
-                     f"provider bears {fd[1]:.0%} of all of it"))
-    else:
-        for b in bands:
-            part = max(0.0, min(x, b.upper) - b.lower) * target
-            if part == 0:
-                continue
-            upper = "and above" if np.isinf(b.upper) else f"to {b.upper:.0%}"
-            rows.append((f"risk share: band {b.lower:.0%} {upper}", b.provider_share * part,
-                         f"GBP {part:,.2f} of variance in the band x provider share "
-                         f"{b.provider_share:.0%}"))
-            share += b.provider_share * part
-    if cap is not None and share > cap * target:
-        rows.append(("risk share: cap", cap * target - share,
-                     f"provider's {'loss' if loss else 'gain'} capped at {cap:.0%} of the "
-                     "capitated payment"))
-        share = cap * target
-    pi = share if loss else -share
-    if not loss and blocked:
-        rows.append(("risk share: quality gate", -pi, f"composite {comp:.3f} is below the "
-                     f"quality gate {terms.quality_gate:g}: no gain share"))
-        pi = 0.0
+    rows += _indicator_rows(terms, actual, out, y)  # first: a quality gate can block gain share
+    rows += _share_rows(terms, out)
     rows.append(("provider share of variance", pi, "+ = provider bears a loss, - = keeps a gain"))
     rows.append(("commissioner share of variance", variance - pi, "paid to (+) or recovered "
                                                                   "from (-) the provider"))
-    earned = pot * comp
-    rows.append(("incentive earned", earned, f"pot GBP {pot:,.2f} x composite {comp:.3f}"))
-    net = target - withheld + earned + (variance - pi)
+    rows.append(("incentive earned", float(out.earned[0, 0]),
+                 f"pot GBP {float(out.pot[0]):,.2f} x composite {float(out.composite[0, 0]):.4g}"))
     rows.append(("net to provider", net, "capitated payment - withheld + incentive earned + "
                                          "commissioner share of variance"))
     rows.append(("provider margin", net - cost, "net to provider - actual cost"))
+    scores = {r[0] for r in rows if r[0].startswith("indicator")}
     return pl.DataFrame({
         "step": list(range(1, len(rows) + 1)),
         "item": [r[0] for r in rows],
-        "amount": [round(float(r[1]), 2) for r in rows],
+        "amount": [float(r[1]) if r[0] in scores else round(float(r[1]), 2) for r in rows],
         "working": [r[2] for r in rows],
     })
