@@ -916,6 +916,27 @@ def _area_demand_and_costs(area: str, panel: Path, s251: Path, terms, n_paths: i
     return demand, spec, f"the panel model for {area}"
 
 
+def _terms_text(terms) -> str:
+    """The terms as a complete contract TOML (the fingerprint cobic settle compares)."""
+    from cobic.contract.design import terms_toml
+
+    return terms_toml(terms)
+
+
+def _check_priced_terms(priced_dir: Path, terms, contract: Path) -> None:
+    """Refuse to settle under a contract other than the one the folder was priced with."""
+    from cobic.contract import load_contract
+
+    written = priced_dir / "terms.toml"
+    if not written.is_file():
+        _stop(f"--priced {priced_dir}: no terms.toml in it (priced by an older cobic?); price "
+              "it again with cobic price so settlement can check it belongs to --contract")
+    if _terms_text(load_contract(written)) != _terms_text(terms):
+        _stop(f"--priced {priced_dir} was priced under other terms than --contract {contract} "
+              f"(compare {written} with it): settle with the contract it was priced with, or "
+              "price again")
+
+
 def _write_priced(target, priced, mechanisms: pl.DataFrame, terms, spec, source) -> None:
     from cobic.report.workbook import write_workbook
 
@@ -924,6 +945,8 @@ def _write_priced(target, priced, mechanisms: pl.DataFrame, terms, spec, source)
     with output_folder(target, "price") as tmp:
         for name, df in tables.items():
             df.write_csv(tmp / f"{name}.csv")
+        # the exact terms priced, so cobic settle can check a folder belongs to its contract
+        (tmp / "terms.toml").write_text(_terms_text(terms), encoding="utf-8")
         notes = [
             ("Contract", f"{terms.name} ({terms.source}): {terms.length} years from "
                          f"{terms.first_year - 1}-{terms.first_year % 100:02d}, basis "
@@ -1022,6 +1045,7 @@ def settle(
         _stop(f"--priced {priced_dir}: no schedule.csv in it; run cobic price first")
     terms = load_contract(contract)
     act = load_actuals(actuals, terms)
+    _check_priced_terms(priced_dir, terms, contract)
     cap, exp_days = _schedule_year(sched_path, act.contract_year, terms.length)
     spec = load_cost_spec(costs) if costs is not None else None
     ledger = settle_year(terms, act, cap, exp_days, spec)

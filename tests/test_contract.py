@@ -406,7 +406,8 @@ def test_cli_price_and_settle(tmp_path):
     assert res.exit_code == 0, res.output
     assert {p.name for p in out.iterdir()} == {"schedule.csv", "summary.csv", "risk.csv",
                                                "mechanisms.csv", "by_path_year.csv",
-                                               "contract.xlsx", ".cobic-manifest.json"}
+                                               "contract.xlsx", "terms.toml",
+                                               ".cobic-manifest.json"}
     assert pl.read_csv(out / "by_path_year.csv").height == 200 * 7
     actuals = tmp_path / "y1.toml"
     names = [i.name for i in load_contract(CONTRACTS / "cobic_7yr.toml").indicators]

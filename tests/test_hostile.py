@@ -487,6 +487,11 @@ CASES = [
     Case("settle-actuals-missing", _with(SETTLE, "--actuals", "nope.toml"), "no such file"),
     Case("settle-priced-missing", _with(SETTLE, "--priced", "nope"), "no such"),
     Case("settle-priced-no-schedule", _with(SETTLE, "--priced", "mine"), "schedule.csv"),
+    # a folder priced under the 5-year contract, settled under the same contract with another
+    # capitation point (same length, so the schedule alone cannot tell): refused
+    Case("settle-under-other-terms", _with(SETTLE, "--contract", "other5.toml"),
+         "priced under other terms", setup=lambda ws: (ws / "other5.toml").write_text(
+             (ws / "cobic_5yr.toml").read_text().replace('point = "P50"', 'point = "P80"'))),
     Case("settle-schedule-garbage", SETTLE, "schedule.csv",
          setup=lambda ws: (ws / "priced" / "schedule.csv").write_text("garbage\n1,2\n")),
     Case("settle-schedule-capitation-text", SETTLE, "capitation",
@@ -494,7 +499,7 @@ CASES = [
     Case("settle-schedule-capitation-nan", SETTLE, "capitation",
          setup=_edit_schedule("capitation", "nan")),
     Case("settle-five-year-priced-under-seven-year", _with(SETTLE, "--contract",
-                                                           "cobic_7yr.toml"), "contract has 7"),
+                                                           "cobic_7yr.toml"), "priced under other terms|contract has 7"),
     # ---- found by a new user's probe (each was exit 0, an OOM kill or a leak)
     Case("forecast-panel-origin-0", ["forecast", "--panel", "panel.csv", "--area", "Camden",
                                      "--model", "naive", "--origin", "0", "--out", "new.csv"],
