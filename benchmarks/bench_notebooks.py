@@ -58,7 +58,9 @@ def main() -> None:
         t0 = time.perf_counter()
         _, d2 = nb.price_contract.run(contract_inputs=inputs, **refs)
         nb.show_headline.run(mo=defs["mo"], pl=defs["pl"], cost_growth=defs["cost_growth"],
-                             **{k: d2[k] for k in ("priced", "schedule", "summary", "terms")})
+                             base_terms=defs["base_terms"],
+                             **{k: d2[k] for k in ("priced", "risk", "schedule", "summary",
+                                                   "terms")})
         times.append(time.perf_counter() - t0)
     ms = _median(times) * 1000
     print(f"contract_sizing: recompute after a contract slider {ms:.1f} ms (median of "
@@ -75,7 +77,8 @@ def main() -> None:
         t0 = time.perf_counter()
         _, d2 = nb.compute_budget.run(budget_model=defs["budget_model"], levers=levers)
         nb.show_budget.run(band=d2["band"], budget=d2["budget"], waterfall=d2["waterfall"],
-                           charts=defs["charts"], levers=levers, mo=defs["mo"], pl=defs["pl"])
+                           charts=defs["charts"], levers=levers, mo=defs["mo"],
+                           html_table=defs["html_table"])
         return time.perf_counter() - t0
 
     times = [recompute(replace(defs["levers"], efficiency=(i % 10) / 200))

@@ -25,6 +25,7 @@ def _():
     from cobic.demand.api import forecast_episodes
     from cobic.paths import fixtures_dir, models_dir
     from cobic.report import charts
+    from cobic.report.tables import html_table
     from cobic.report.workbook import write_workbook
 
     return (
@@ -36,6 +37,7 @@ def _():
         default_unit_costs_path,
         fixtures_dir,
         forecast_episodes,
+        html_table,
         load_contract,
         load_cost_spec,
         load_growth,
@@ -314,13 +316,17 @@ def _(charts, cost_bases, mo, np, pl, terms):
 
 
 @app.cell
-def _(charts, mo, pl, schedule, terms):
+def _(charts, html_table, mo, pl, schedule, terms):
     schedule_view = mo.vstack([
         mo.md("### Contract schedule (GBP, nominal, real and present value)"),
-        mo.ui.table(schedule.with_columns(
-            pl.col(pl.Float64).exclude("discount_factor", "p_hit_loss_cap", "p_hit_gain_cap")
-            .round(0), pl.col("discount_factor", "p_hit_loss_cap", "p_hit_gain_cap").round(4)),
-            selection=None),
+        mo.Html(html_table(schedule.select(
+            "financial_year", "capitation", "fixed", "at_risk", "expected_incentive_earned",
+            "expected_cost", "expected_net_to_provider", "p_hit_loss_cap"),
+            title="Capitation and expected ledger by year",
+            note="GBP m, nominal; expected = average over the simulated futures.")),
+        mo.Html(html_table(schedule.select(
+            "financial_year", "capitation_real", "discount_factor", "capitation_pv",
+            "expected_net_to_provider_pv"), title="Real terms and present value")),
         mo.ui.altair_chart(charts.contract_value_chart(schedule), chart_selection=False, legend_selection=False),
         mo.ui.altair_chart(charts.risk_share_chart(terms.risk_share), chart_selection=False, legend_selection=False),
     ])
@@ -329,17 +335,20 @@ def _(charts, mo, pl, schedule, terms):
 
 
 @app.cell
-def _(charts, mechanisms, mo, pl, priced, risk):
+def _(charts, html_table, mechanisms, mo, pl, priced, risk):
     distribution_view = mo.vstack([
         mo.md("### Each party's distribution over the contract"),
         mo.ui.altair_chart(charts.distribution_chart({
             "commissioner outlay": priced.net_to_provider.sum(axis=1),
             "provider margin": priced.provider_margin.sum(axis=1)},
             "Whole-contract totals across 1,000 paths"), chart_selection=False, legend_selection=False),
-        mo.ui.table(risk.with_columns(pl.col("value").round(3)), selection=None),
+        mo.Html(html_table(risk, "risk", title="Risk figures")),
         mo.md("### Payment mechanisms on the same paths (GBP)"),
-        mo.ui.table(mechanisms.with_columns(pl.col(pl.Float64).exclude("p_provider_loss")
-                                            .round(0)), selection=None),
+        mo.Html(html_table(mechanisms.select(
+            "mechanism", "commissioner_mean", "commissioner_p10", "commissioner_p90",
+            "provider_margin_mean", "provider_margin_p10", "provider_margin_p90",
+            "p_provider_loss"), title="Payment mechanisms compared",
+            note="GBP m over the contract, nominal.")),
         mo.ui.altair_chart(charts.mechanisms_chart(mechanisms), chart_selection=False, legend_selection=False),
     ])
     distribution_view

@@ -21,6 +21,7 @@ def _():
     from cobic.demand.backtest import EvaluationScheme
     from cobic.paths import fixtures_dir, shared_data_dir
     from cobic.report import charts
+    from cobic.report.tables import html_table
 
     return (
         EvaluationScheme,
@@ -31,6 +32,7 @@ def _():
         fixtures_dir,
         forecast_episodes,
         forecast_panel,
+        html_table,
         mo,
         pl,
         read_panel,
@@ -174,16 +176,15 @@ def run_forecast(
 
 
 @app.cell
-def _(charts, forecast, history, mo, pl):
+def _(charts, forecast, history, html_table, mo, pl):
     _table = forecast.forecast_table()
     _all = _table.filter((pl.col("placement_group") == "all") & (pl.col("age_band") == "all"))
     forecast_summary = _all.select("period", "mean", "q10", "q50", "q90")
     _parts = [mo.md(f"## {forecast.areas[0]}: `{forecast.model}` ({forecast.scenario})"),
               mo.ui.altair_chart(charts.fan_chart(history, forecast.periods,
                                                   forecast.total()[0]), chart_selection=False, legend_selection=False),
-              mo.ui.table(forecast_summary.with_columns(pl.col("period").cast(pl.String),
-                                                        pl.exclude("period").round(1)),
-                          selection=None)]
+              mo.Html(html_table(forecast_summary, "forecast",
+                                 title="Children looked after on 31 March"))]
     if forecast.groups != ("all",):
         _parts.append(mo.ui.altair_chart(charts.stock_by_group_chart(_table), chart_selection=False, legend_selection=False))
     mo.vstack(_parts)
@@ -197,6 +198,7 @@ def _(
     backtest_panel,
     episodes_data,
     explorer_inputs,
+    html_table,
     mo,
     panel,
     pl,
@@ -218,8 +220,11 @@ def _(
             else:
                 area_backtest = pl.DataFrame()
     mo.vstack([mo.md("### This area's backtest (rolling origins)"),
-               mo.ui.table(area_backtest.with_columns(pl.col(pl.Float64).round(3)),
-                           selection=None) if area_backtest.height
+               mo.Html(html_table(area_backtest.select(
+                   [c for c in ("model", "area", "horizon", "n", "mape", "coverage_80",
+                                "coverage_95", "interval_score_80", "bias")
+                    if c in area_backtest.columns]), "backtest",
+                   title="Accuracy by years ahead")) if area_backtest.height
                else mo.md("Too few years of history to backtest.")])
     return (area_backtest,)
 

@@ -19,6 +19,7 @@ def _():
     from cobic.demand.backtest import EvaluationScheme
     from cobic.paths import shared_data_dir
     from cobic.report import charts
+    from cobic.report.tables import html_table
 
     return (
         DEFAULT_SERIES_MODEL,
@@ -27,6 +28,7 @@ def _():
         accuracy_gate,
         backtest_panel,
         charts,
+        html_table,
         mo,
         pl,
         read_panel,
@@ -122,7 +124,16 @@ def run_backtest(backtest, validation_inputs):
 
 
 @app.cell
-def _(DEFAULT_SERIES_MODEL, accuracy_gate, charts, metrics, mo, pl, validation_inputs):
+def _(
+    DEFAULT_SERIES_MODEL,
+    accuracy_gate,
+    charts,
+    html_table,
+    metrics,
+    mo,
+    pl,
+    validation_inputs,
+):
     _have = set(metrics["model"])
     gate_failures = (accuracy_gate(metrics, DEFAULT_SERIES_MODEL, "naive")
                      if {DEFAULT_SERIES_MODEL, "naive"} <= _have else None)
@@ -135,7 +146,9 @@ def _(DEFAULT_SERIES_MODEL, accuracy_gate, charts, metrics, mo, pl, validation_i
              + "; ".join(gate_failures))
     mo.vstack([
         mo.md(f"## Accuracy and coverage by horizon (origins {_o[0]}-{_o[-1]})"),
-        mo.ui.table(metrics.with_columns(pl.col(pl.Float64).round(3)), selection=None),
+        mo.Html(html_table(metrics.select("model", "horizon", "n", "mape", "coverage_80",
+                                          "coverage_95", "interval_score_80", "bias"),
+                           "backtest", title="Accuracy and coverage by years ahead")),
         mo.ui.altair_chart(charts.backtest_chart(metrics), chart_selection=False,
                            legend_selection=False),
         mo.md(_gate),
@@ -144,7 +157,7 @@ def _(DEFAULT_SERIES_MODEL, accuracy_gate, charts, metrics, mo, pl, validation_i
 
 
 @app.cell
-def _(DEFAULT_SERIES_MODEL, mo, pl, result):
+def _(DEFAULT_SERIES_MODEL, html_table, mo, pl, result):
     _model = (DEFAULT_SERIES_MODEL if DEFAULT_SERIES_MODEL in set(result.cases["model"])
               else result.cases["model"][0])
     worst = (result.by_area().filter(pl.col("model") == _model)
@@ -152,7 +165,8 @@ def _(DEFAULT_SERIES_MODEL, mo, pl, result):
                                    pl.col("coverage_80").mean().alias("coverage_80"))
              .sort("mean_mape", descending=True).head(10))
     mo.vstack([mo.md(f"## Where {_model} does worst (mean MAPE over horizons)"),
-               mo.ui.table(worst.with_columns(pl.col(pl.Float64).round(3)), selection=None)])
+               mo.Html(html_table(worst, "backtest", title="The ten areas with the largest "
+                                  "errors"))])
     return (worst,)
 
 

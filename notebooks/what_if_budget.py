@@ -20,6 +20,7 @@ def _():
     from cobic.demand.base import get_model
     from cobic.paths import fixtures_dir
     from cobic.report import charts
+    from cobic.report.tables import html_table
 
     return (
         BudgetModel,
@@ -29,6 +30,7 @@ def _():
         default_unit_costs_path,
         fixtures_dir,
         get_model,
+        html_table,
         load_cost_spec,
         load_growth,
         mo,
@@ -186,7 +188,7 @@ def compute_budget(budget_model, levers):
 
 
 @app.cell
-def show_budget(band, budget, charts, levers, mo, pl, waterfall):
+def show_budget(band, budget, charts, html_table, levers, mo, waterfall):
     scenario_total = float(budget["scenario"].sum())
     baseline_total = float(budget["baseline"].sum())
     _basis = ("prices grow as fitted to the s251 history" if levers.fitted_growth
@@ -206,8 +208,8 @@ def show_budget(band, budget, charts, levers, mo, pl, waterfall):
                            chart_selection=False, legend_selection=False),
         mo.ui.altair_chart(charts.budget_chart(budget), chart_selection=False, legend_selection=False),
         mo.ui.altair_chart(charts.waterfall_chart(waterfall), chart_selection=False, legend_selection=False),
-        mo.ui.table(budget.with_columns(pl.exclude("financial_year").round(0)),
-                    selection=None),
+        mo.Html(html_table(budget, "budget", title="Budget by year",
+                           note="GBP m, nominal: expected cost over the simulated futures.")),
     ])
     return baseline_total, scenario_total
 
