@@ -135,7 +135,7 @@ def _opened(name: str, args: tuple[str, ...] = ()):
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            page = browser.new_page(viewport={"width": 1280, "height": 2200})
+            page = browser.new_page(viewport={"width": 1440, "height": 2200})
             page.goto(server.url, timeout=120_000)
             _wait_ready(page)
             yield page
@@ -209,3 +209,67 @@ def test_other_notebooks_render_in_the_browser(name, args, text):
         assert page.locator(".vega-embed").count() >= 1
         _no_errors(page)
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+# every text a person reads on the page, shadow roots included: table headers, chart text
+_SCREEN_TEXT_JS = """() => {
+  const out = {headers: [], chart: [], sliders: []};
+  const walk = (root) => root.querySelectorAll('*').forEach((e) => {
+    if (e.tagName === 'TH') out.headers.push(e.innerText);
+    if (e.tagName === 'text' && e.closest('svg.marks')) out.chart.push(e.textContent);
+    if (e.getAttribute && e.getAttribute('role') === 'slider') {
+      let box = e, hops = 0;
+      while (box.parentElement && hops < 6 && !/\\d/.test(box.innerText || '')) {
+        box = box.parentElement; hops++;
+      }
+      out.sliders.push({value: e.getAttribute('aria-valuenow'), text: box.innerText || ''});
+    }
+    if (e.shadowRoot) walk(e.shadowRoot);
+  });
+  walk(document);
+  out.scroll = document.documentElement.scrollWidth - window.innerWidth;
+  return out;
+}"""
+_CODE = re.compile(r"_|\\b(?:i64|i32|f64|f32|u32|str|bool)\\b")
+
+
+@pytest.mark.parametrize(("name", "args"), [
+    ("contract_sizing", ()), ("what_if_budget", ()), ("demand_explorer", ()),
+    ("forecast_validation", SMALL_BACKTEST)])
+def test_screens_speak_plain_english_at_1440_px(name, args):
+    """At 1440 px: no horizontal scroll; no table header or chart text with an underscore
+    or a type tag; every slider shows its value as text beside it."""
+    with _opened(name, args) as page:
+        seen = page.evaluate(_SCREEN_TEXT_JS)
+        page.screenshot(path=str(SHOTS / f"{name}_1440.png"), full_page=True)
+    assert seen["scroll"] <= 1, f"{name} scrolls sideways by {seen['scroll']} px"
+    bad = [t for t in seen["headers"] + seen["chart"] if _CODE.search(t)]
+    assert not bad, bad[:10]
+    assert seen["headers"], "no tables found"
+    for s in seen["sliders"]:
+        v = float(s["value"])
+        shown = {f"{v:g}", f"{v:.1f}", f"{v:.0f}", f"{v:,.0f}"}
+        assert any(x in s["text"] for x in shown), s
+
+
+def test_contract_headline_shows_the_chance_of_a_provider_loss():
+    with _opened("contract_sizing") as page:
+        text = page.inner_text("body")
+    assert re.search(r"chance of a provider loss\s*\d+%", text, re.I), text[:2000]
+    assert re.search(r"reserve is breached\s*\d+%", text, re.I)
+
+
+def test_a_wrong_folder_shows_an_error_on_the_page():
+    with _opened("demand_explorer") as page:
+        run = _ready_run(page)
+        page.get_by_role("combobox").first.select_option("SSDA903 folder")
+        box = page.get_by_role("textbox").first
+        box.wait_for(timeout=120_000)
+        box.fill("/no/such/folder")
+        box.press("Enter")
+        page.get_by_text("Could not forecast").first.wait_for(timeout=300_000)
+        # the message names the folder and the rule (text inside marimo's shadow roots)
+        named = page.get_by_text(re.compile(r"/no/such/folder.*no such file or folder"))
+        named.first.wait_for(timeout=60_000)
+        page.screenshot(path=str(SHOTS / "demand_explorer_error.png"), full_page=True)
+    assert run
