@@ -247,8 +247,7 @@ def show_headline(base_terms, cost_growth, mo, pl, priced, risk, schedule, summa
     }
     _h = headline
 
-    def _m(v):
-        return f"£{v / 1e6:,.1f}m"
+    from cobic.report.vocabulary import money_m as _m
 
     def _card(label, value, caption="", bad=False):
         _colour = "#b42318" if bad else "#1b1b1b"

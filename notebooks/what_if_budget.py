@@ -194,14 +194,17 @@ def show_budget(band, budget, charts, html_table, levers, mo, waterfall):
     _basis = ("prices grow as fitted to the s251 history" if levers.fitted_growth
               else "prices grow at the fixed uplifts set above")
     _p10, _p90 = float(band["p10"][-1]), float(band["p90"][-1])
+    from cobic.report.vocabulary import money_m as _m
+
+    _diff = scenario_total - baseline_total
     mo.vstack([
         mo.md(f"""
         ## Budget over five years
-        - Scenario budget: **GBP {scenario_total / 1e6:,.1f}m** (expected; {_basis})
-        - Baseline budget: GBP {baseline_total / 1e6:,.1f}m
-        - Difference: **GBP {(scenario_total - baseline_total) / 1e6:+,.1f}m**
-        - In {band["financial_year"][-1]} the scenario costs GBP {_p10 / 1e6:,.1f}m to
-          GBP {_p90 / 1e6:,.1f}m (P10-P90: demand, unit-cost and cost-growth uncertainty)
+        - Scenario budget: **{_m(scenario_total)}** (expected; {_basis})
+        - Baseline budget: {_m(baseline_total)}
+        - Difference: **{"+" if _diff >= 0 else ""}{_m(_diff)}**
+        - In {band["financial_year"][-1]} the scenario costs {_m(_p10)} to {_m(_p90)}
+          (P10-P90: demand, unit-cost and cost-growth uncertainty)
         """),
         mo.ui.altair_chart(charts.cost_band_chart({"scenario": band}, "Scenario cost by year: "
                                                   "median and P10-P90 band"),

@@ -332,3 +332,16 @@ def test_fan_chart_names_its_intervals():
     for name in ("Forecast interval", "95% of paths inside", "80% of paths inside",
                  "50% of paths inside", "recorded", "forecast median"):
         assert name in text, name
+
+
+def test_a_budget_table_is_written_as_money():
+    """The what-if budget table: pounds in GBP m to one decimal, never raw floats."""
+    import polars as pl
+
+    from cobic.report.tables import html_table
+
+    budget = pl.DataFrame({"financial_year": ["2026-27"], "baseline": [79_033_462.674],
+                           "scenario": [81_250_000.0], "difference": [2_216_537.326]})
+    html = html_table(budget, "budget", title="Budget by year")
+    assert "£79.0m" in html and "£81.2m" in html and "£2.2m" in html
+    assert "79033462" not in html and "financial_year" not in html

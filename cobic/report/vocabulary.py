@@ -202,7 +202,9 @@ TABLES: dict[str, dict[str, Column]] = {
                  "q90": Column("P90", _N), "q95": Column("P95", _N)},
     "summary": {"p90": Column("P90 (bad case)", _M)},
     "cost_band": {"p90": Column("P90", _M), "p50": Column("P50", _M), "mean": Column("Average", _M)},
-    "budget": {"mean": Column("Average", _M), "p90": Column("P90", _M)},
+    "budget": {"mean": Column("Average", _M), "p90": Column("P90", _M),
+               "baseline": Column("Baseline", _M), "scenario": Column("Scenario", _M),
+               "difference": Column("Difference", _M)},
     "risk": {"value": Column("Value", "number")},
     "fan": {"median": Column("Median", _N)},
 }
@@ -424,7 +426,8 @@ def display(df: pl.DataFrame, kind: str | None = None, ledger: bool = False) -> 
     for c in df.columns:
         col = column(c, kind)
         vals = df[c].to_list()
-        if c in CODE_COLUMNS or (col.kind == "text" and df[c].dtype == pl.String):
+        if (c in CODE_COLUMNS and not df[c].dtype.is_numeric()) or (
+                col.kind == "text" and df[c].dtype == pl.String):
             out_vals = [value_label(v, c) if v is not None else "" for v in vals]
         elif by_row and col.kind in ("money", "number", "chance"):
             out_vals = [fmt(v, k, ledger) for v, k in zip(vals, kinds_by_row, strict=True)]
