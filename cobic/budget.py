@@ -20,8 +20,10 @@ from cobic.costs import CostSpec, DemandPaths, simulate_costs, with_growth
 from cobic.demand import scenarios
 from cobic.demand.scenarios import Scenario
 from cobic.demand.stockflow import FittedStockFlow
+from cobic.errors import SpecError
+from cobic.specs import integer, known, number, read_toml, table
 
-__all__ = ["Levers", "BudgetModel", "LEVER_ORDER"]
+__all__ = ["Levers", "BudgetModel", "LEVER_ORDER", "levers_toml", "parse_levers", "load_levers"]
 
 LEVER_ORDER = ("entry shock", "prevention", "longer stays", "placement mix", "price inflation",
                "efficiency")
@@ -146,3 +148,64 @@ class BudgetModel:
         labels = ["baseline", *LEVER_ORDER, "scenario"]
         amounts = [totals[0], *np.diff(totals), totals[-1]]
         return pl.DataFrame({"label": labels, "amount": np.array(amounts, dtype=float)})
+
+
+# ------------------------------------------------------------------ saved settings
+
+_DEMAND = {"entry_shock": (-0.9, 5.0), "prevention": (0.0, 1.0), "longer_stays": (-0.9, 3.0),
+           "residential_to_fostering": (0.0, 1.0)}
+_YEARS = ("entry_shock_year", "prevention_year")
+_PRICES = {"residential_inflation": (-0.5, 0.5), "other_inflation": (-0.5, 0.5),
+           "efficiency": (0.0, 0.5)}
+
+
+def levers_toml(levers: Levers, note: str = "") -> str:
+    """The levers as a settings file (``[demand]`` and ``[prices]``; fractions: 0.2 = 20%),
+    which :func:`load_levers`, the what-if notebook and ``cobic forecast --scenario-file``
+    read back."""
+    def num(v) -> str:
+        return f"{v!r}" if isinstance(v, float) else str(v)
+
+    lines = ["# cobic what-if settings (fractions: 0.2 = 20%)"] + (
+        [f"# {note}"] if note else []) + ["", "[demand]"]
+    for k in (*_DEMAND, *_YEARS):
+        v = getattr(levers, k)
+        if v is not None:
+            lines.append(f"{k} = {num(v)}")
+    lines += ["", "[prices]", f"fitted_growth = {'true' if levers.fitted_growth else 'false'}"]
+    for k in _PRICES:
+        v = getattr(levers, k)
+        if v is not None:
+            lines.append(f"{k} = {num(float(v))}")
+    return "\n".join(lines) + "\n"
+
+
+def parse_levers(raw: dict, src: str = "settings") -> Levers:
+    """Levers from a parsed settings file; every error names the file and key.
+
+    Raises
+    ------
+    SpecError
+        Unknown tables or keys, numbers outside their range, a step without its year.
+    """
+    known(src, "", raw, {"demand", "prices"})
+    d = known(src, "demand", table(src, "demand", raw.get("demand", {})),
+              {*_DEMAND, *_YEARS})
+    p = known(src, "prices", table(src, "prices", raw.get("prices", {})),
+              {*_PRICES, "fitted_growth"})
+    out = {k: number(src, f"demand.{k}", d[k], *rng) for k, rng in _DEMAND.items() if k in d}
+    out.update({k: integer(src, f"demand.{k}", d[k], 2000, 2100) for k in _YEARS if k in d})
+    for lever, year in (("entry_shock", "entry_shock_year"), ("prevention", "prevention_year")):
+        if out.get(lever) and year not in out:
+            raise SpecError(src, f"demand.{year}", f"is required when demand.{lever} is set")
+    out.update({k: number(src, f"prices.{k}", p[k], *rng) for k, rng in _PRICES.items()
+                if k in p})
+    fg = p.get("fitted_growth", False)
+    if not isinstance(fg, bool):
+        raise SpecError(src, "prices.fitted_growth", f"must be true or false, got {fg!r}")
+    return Levers(**out, fitted_growth=fg)
+
+
+def load_levers(path) -> Levers:
+    """Levers from a settings file (see :func:`levers_toml`)."""
+    return parse_levers(read_toml(path), str(path))

@@ -405,7 +405,10 @@ def forecast(
     window: Annotated[float | None, typer.Option(
         help="With --episodes: stockflow's reference period in years (e.g. 0.5, 1, 3): fit "
         "entries, exits and moves on only the last WINDOW years before the origin (default: "
-        "exits and moves on 3 years, entries on 6).")] = None,
+        "exits and moves on 3 years, entries on all).")] = None,
+    scenario_file: Annotated[Path | None, typer.Option(
+        "--scenario-file", help="A saved what-if settings file (the what-if notebook's "
+        "'Save these settings'): its demand levers are the scenario.")] = None,
     population: Annotated[Path | None, typer.Option(
         help="With --episodes: CSV of year, population (0-17) for entry rates per 10,000.")] = None,
     rates_out: Annotated[Path | None, typer.Option(
@@ -436,9 +439,16 @@ def forecast(
     check_request(paths, horizon)
     _seed(seed)
     budget = _budget(memory_budget)
-    sc = parse_scenarios(scenario or [], default_codes().group_names)
+    if scenario_file is not None and scenario:
+        _stop("Give --scenario or --scenario-file, not both.")
     inputs = (_input(episodes, "--episodes", "any"), _input(panel, "--panel"),
-              _input(population, "--population"))
+              _input(population, "--population"), _input(scenario_file, "--scenario-file"))
+    if scenario_file is not None:
+        from cobic.budget import load_levers
+
+        sc = load_levers(scenario_file).scenario()
+    else:
+        sc = parse_scenarios(scenario or [], default_codes().group_names)
     target = check_output_file(out_file, inputs=inputs, suffixes=_TABLE_SUFFIXES, force=force,
                                what="--out")
     paths_target = (check_output_file(paths_out, inputs=inputs, suffixes=_TABLE_SUFFIXES,

@@ -9,7 +9,7 @@ def _():
     import marimo as mo
     import polars as pl
 
-    from cobic.budget import BudgetModel, Levers
+    from cobic.budget import BudgetModel, Levers, levers_toml, parse_levers
     from cobic.costs import (
         default_growth_path,
         default_unit_costs_path,
@@ -26,6 +26,8 @@ def _():
         BudgetModel,
         Levers,
         charts,
+        levers_toml,
+        parse_levers,
         default_growth_path,
         default_unit_costs_path,
         fixtures_dir,
@@ -77,33 +79,64 @@ def _(
 @app.cell
 def _(mo):
     reset = mo.ui.button(label="Reset the levers", kind="neutral")
-    return (reset,)
+    settings_file = mo.ui.file(filetypes=[".toml"], label="Load saved settings (.toml)",
+                               kind="button")
+    return reset, settings_file
 
 
 @app.cell
-def _(mo, reset, years):
+def _(Levers, mo, parse_levers, settings_file):
+    # saved settings (a file written by "Save these settings", or by hand): they set the
+    # levers' starting values; a bad file is shown on the page and changes nothing
+    import tomllib as _tomllib
+
+    loaded = Levers(residential_inflation=0.06, other_inflation=0.03, efficiency=0.0,
+                    fitted_growth=True)
+    _problem = None
+    if settings_file.value:
+        try:
+            loaded = parse_levers(_tomllib.loads(settings_file.contents().decode("utf-8")),
+                                  settings_file.name())
+        except (ValueError, UnicodeDecodeError) as _e:
+            _problem = str(_e)
+    mo.callout(mo.md(f"**Settings not loaded.** {_problem}"), kind="danger") if _problem \
+        else None
+    return (loaded,)
+
+
+@app.cell
+def _(loaded, mo, reset, years):
     _ = reset.value  # every lever back at its starting value on reset
+    _l = loaded
     year_options = {f"{y - 1}-{y % 100:02d}": y for y in years}
-    entry_shock = mo.ui.slider(-30, 50, step=5, value=0, label="entries change (%)",
-                              show_value=True)
-    shock_year = mo.ui.dropdown(list(year_options), value=list(year_options)[1],
+    _names = {y: n for n, y in year_options.items()}
+
+    def _year(y, default):
+        return _names.get(y, list(year_options)[default])
+
+    entry_shock = mo.ui.slider(-30, 50, step=5, value=round(_l.entry_shock * 100),
+                               label="entries change (%)", show_value=True)
+    shock_year = mo.ui.dropdown(list(year_options), value=_year(_l.entry_shock_year, 1),
                                 label="... from")
-    prevention = mo.ui.slider(0, 30, step=5, value=0, label="prevention: entries fall (%)",
-                             show_value=True)
-    prevention_year = mo.ui.dropdown(list(year_options), value=list(year_options)[2],
+    prevention = mo.ui.slider(0, 30, step=5, value=round(_l.prevention * 100),
+                              label="prevention: entries fall (%)", show_value=True)
+    prevention_year = mo.ui.dropdown(list(year_options), value=_year(_l.prevention_year, 2),
                                      label="... from")
-    longer_stays = mo.ui.slider(-20, 30, step=5, value=0, label="stays longer (%)", show_value=True)
-    mix = mo.ui.slider(0, 50, step=5, value=0,
+    longer_stays = mo.ui.slider(-20, 30, step=5, value=round(_l.longer_stays * 100),
+                                label="stays longer (%)", show_value=True)
+    mix = mo.ui.slider(0, 50, step=5, value=round(_l.residential_to_fostering * 100),
                        label="new residential placements moved to fostering (%)",
                        show_value=True)
     growth_options = {"fitted to s251 history (band)": True, "fixed uplifts": False}
-    price_growth = mo.ui.dropdown(list(growth_options), value=list(growth_options)[0],
+    price_growth = mo.ui.dropdown(list(growth_options),
+                                  value=list(growth_options)[0 if _l.fitted_growth else 1],
                                   label="price growth")
-    res_inflation = mo.ui.slider(0, 12, step=0.5, value=6, label="residential price growth (%/yr)",
-                                  show_value=True)
-    other_inflation = mo.ui.slider(0, 8, step=0.5, value=3, label="other price growth (%/yr)",
-                                    show_value=True)
-    efficiency = mo.ui.slider(0, 5, step=0.5, value=0, label="efficiency (%/yr)", show_value=True)
+    res_inflation = mo.ui.slider(0, 12, step=0.5, value=(_l.residential_inflation or 0.06) * 100,
+                                 label="residential price growth (%/yr)", show_value=True)
+    other_inflation = mo.ui.slider(0, 8, step=0.5, value=(_l.other_inflation or 0.03) * 100,
+                                   label="other price growth (%/yr)", show_value=True)
+    efficiency = mo.ui.slider(0, 5, step=0.5, value=(_l.efficiency or 0.0) * 100,
+                              label="efficiency (%/yr)", show_value=True)
     return (
         efficiency,
         entry_shock,
@@ -134,6 +167,7 @@ def _(
     price_growth,
     res_inflation,
     reset,
+    settings_file,
     shock_year,
 ):
     # fixed-uplift sliders only when they apply
@@ -146,7 +180,7 @@ def _(
         mo.hstack([longer_stays, mix]),
         mo.md("**Prices**"),
         mo.hstack(_prices),
-        reset,
+        mo.hstack([reset, settings_file], justify="start", gap=1),
     ])
     return
 
@@ -177,6 +211,14 @@ def _(
         fitted_growth=growth_options[price_growth.value],
     )
     return (levers,)
+
+
+@app.cell
+def _(levers, levers_toml, mo):
+    mo.download(data=levers_toml(levers, "saved from the what-if budget notebook").encode(),
+                filename="what-if-settings.toml", mimetype="application/toml",
+                label="Save these settings")
+    return
 
 
 @app.cell
