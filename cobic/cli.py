@@ -948,7 +948,10 @@ def _check_priced_terms(priced_dir: Path, terms, contract: Path) -> None:
 
 
 def _write_priced(target, priced, mechanisms: pl.DataFrame, terms, spec, source) -> None:
+    from cobic.contract.design import sustainability_warnings
     from cobic.report.workbook import write_workbook
+
+    warnings_ = sustainability_warnings(priced, terms)
 
     tables = {"schedule": priced.schedule(), "summary": priced.summary(), "risk": priced.risk(),
               "mechanisms": mechanisms, "by_path_year": priced.by_path_year()}
@@ -969,6 +972,7 @@ def _write_priced(target, priced, mechanisms: pl.DataFrame, terms, spec, source)
                       "pv (real, discounted at the Green Book rate; year 1 undiscounted)"),
             ("Signs", "variance = actual cost - capitated payment; provider share + "
                       "commissioner share = variance; provider margin = net to provider - cost"),
+            *[("Warning", w) for w in warnings_],
         ]
         sheets = {k: v for k, v in tables.items() if k != "by_path_year"}
         sheets["by_path_year (first 5k)"] = tables["by_path_year"].head(5000)
@@ -994,6 +998,10 @@ def _write_priced(target, priced, mechanisms: pl.DataFrame, terms, spec, source)
         m("provider_margin_p10").alias("margin P10"),
         pl.col("p_provider_loss").round(2).alias("P(loss)"))
     out.print(_table(mech, "Payment mechanisms on the same paths (GBP m)"))
+    for w in warnings_:
+        out.print(f"[yellow]warning:[/] {w}")
+    if warnings_:
+        out.print("cobic design --target ... can search for terms a provider could sustain.")
     out.print(f"Tables and contract.xlsx written to {target.path}")
 
 

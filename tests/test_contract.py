@@ -404,6 +404,10 @@ def test_cli_price_and_settle(tmp_path):
                               str(models_dir() / "costs" / "england_2024_25.toml"),
                               "--out", str(out)])
     assert res.exit_code == 0, res.output
+    # the shipped 7-year COBIC loses the provider money on the demo LA: said, not hidden
+    margin = pl.read_csv(out / "summary.csv").filter(pl.col("measure") == "provider_margin")
+    assert margin["mean"][0] < 0 and "warning:" in res.output
+    assert "loses money in expectation" in res.output or "expected to lose" in res.output
     assert {p.name for p in out.iterdir()} == {"schedule.csv", "summary.csv", "risk.csv",
                                                "mechanisms.csv", "by_path_year.csv",
                                                "contract.xlsx", "terms.toml",
