@@ -149,3 +149,17 @@ def test_demo_suppressed_cells_cannot_be_recovered_from_totals(demo):
     # small forecast cells exist too (the low quantiles of the smallest groups)
     assert any("c" in tables["forecast"][q].to_list() for q in ("q05", "q10", "q50"))
     assert set(tables["forecast"]["area"].unique()) == {"synthetic_la"}
+
+
+def test_demo_shows_terms_a_provider_could_sustain(demo):
+    """Beside the shipped terms, the goal-seek's suggestion meets its targets (P(loss) at
+    most 30%, margin not negative); the shipped column is the priced contract's own figures."""
+    t = {r["figure"]: r for r in pl.read_csv(
+        demo.out_dir / "tables" / "sustainable_terms.csv").iter_rows(named=True)}
+    loss = t["Chance of a provider loss"]
+    assert int(loss["suggested"].rstrip("%")) <= 30
+    assert not t["Provider margin, expected"]["suggested"].startswith("-")
+    risk = pl.read_csv(demo.out_dir / "tables" / "contract_risk.csv")
+    shipped = risk.filter(pl.col("measure").str.starts_with("P(provider makes a loss"))
+    assert loss["shipped"] == f"{shipped['value'][0]:.0%}"
+    assert "Terms a provider could sustain" in demo.report.read_text()

@@ -21,6 +21,7 @@ import polars as pl
 
 from cobic.contract import apply_terms, compare_mechanisms, load_contract
 from cobic.contract.calculator import simulate_contract_costs
+from cobic.contract.design import design, measures
 from cobic.costs import (
     DemandPaths,
     default_growth_path,
@@ -135,6 +136,7 @@ def run_demo(out_dir: Path | str | OutputFolder = "cobic-demo-output",
         "contract_schedule": schedule, "contract_summary": summary, "contract_risk": risk,
         "mechanisms": mechanisms, "cost_growth": _growth_table(sim, grown),
         "who_pays": _who_pays(priced, terms),
+        "sustainable_terms": _suggestion(sim, terms, spec, priced),
     }
     for name, df in tables.items():
         assert_aggregate(df, name)
@@ -186,6 +188,49 @@ def _growth_table(sim, grown: dict) -> pl.DataFrame:
     fixed, fitted = _cost_band(sim), _cost_band(grown["sim"])
     return fixed.rename({c: f"fixed_{c}" for c in ("p10", "p50", "p90")}).join(
         fitted.rename({c: f"fitted_{c}" for c in ("p10", "p50", "p90")}), on="financial_year")
+
+
+SUSTAINABLE = ("provider_loss_prob<=0.3", "provider_margin_mean>=0")
+"""What the demo asks the goal-seek for: terms a provider could live with."""
+
+
+def _suggestion(sim, terms, spec, priced) -> pl.DataFrame:
+    """The shipped terms beside the goal-seek's cheapest terms meeting :data:`SUSTAINABLE`
+    (``cobic design``), as text rows ``figure, shipped, suggested``."""
+    res = design(sim, terms, spec, list(SUSTAINABLE))
+    a, b = measures(priced), res.measures
+    t = res.terms
+
+    def share(x):
+        return f"{x:.0%}"
+
+    def band_text(tt):
+        bands = tt.risk_share.loss_bands
+        return ", ".join(f"{bd.provider_share:.0%} to {bd.upper:.1%}" if math.isfinite(bd.upper)
+                         else f"{bd.provider_share:.0%} beyond" for bd in bands)
+
+    rows = [
+        ("Capitation at cost percentile", f"P{round(terms.point * 100)}",
+         f"P{round(t.point * 100)}"),
+        ("Highest at-risk share", share(max(terms.incentive_share)),
+         share(max(t.incentive_share))),
+        ("Provider's share of overspend", band_text(terms), band_text(t)),
+        ("Loss and gain cap", share(terms.risk_share.loss_cap or 0),
+         share(t.risk_share.loss_cap or 0)),
+        ("Commissioners pay, expected", vocab.money_m(a["commissioner_mean"]),
+         vocab.money_m(b["commissioner_mean"])),
+        ("Commissioners pay, P90", vocab.money_m(a["commissioner_p90"]),
+         vocab.money_m(b["commissioner_p90"])),
+        ("Provider margin, expected", vocab.money_m(a["provider_margin_mean"]),
+         vocab.money_m(b["provider_margin_mean"])),
+        ("Chance of a provider loss", share(a["provider_loss_prob"]),
+         share(b["provider_loss_prob"])),
+        ("Chance the provider's reserve is breached", share(a["reserve_breach_prob"]),
+         share(b["reserve_breach_prob"])),
+    ]
+    if not res.feasible:
+        rows.append(("Goal-seek", "", "no terms tried meet both targets; closest shown"))
+    return pl.DataFrame(rows, schema=["figure", "shipped", "suggested"], orient="row")
 
 
 def _growth_headline(grown: dict) -> dict:
@@ -517,6 +562,13 @@ def _report_html(data, headline, tables, figs, terms, spec, growth: dict | None 
                    "simulated futures", note="GBP m, nominal unless marked.",
                    table_id="t-summary"),
         html_table(tables["contract_risk"], "risk", title="Risk figures", table_id="t-risk"),
+        "<h3>Terms a provider could sustain</h3><p>The goal-seek (<code>cobic design</code>) "
+        "searched the capitation point, at-risk share, band widths and caps for the terms with "
+        "the lowest expected payment by the commissioners at which the provider's chance of a "
+        "loss is at most 30% and its expected margin is not negative, on the same simulated "
+        "futures:</p>",
+        html_table(tables["sustainable_terms"], title="Shipped and suggested terms",
+                   table_id="t-suggested"),
         "<h3>Payment mechanisms on the same futures</h3>",
         f"<figure>{_svg(figs['mechanisms'])}</figure>",
         html_table(tables["mechanisms"].select(
