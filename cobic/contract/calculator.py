@@ -17,6 +17,11 @@ For contract year ``y`` (1..L) and path ``p``:
 * real values deflated by ``(1 + inflation)^y``; present values discounted at the real rate
   with year 1 undiscounted (Green Book).
 
+Multi-year terms (indexation, a reopener, cumulative caps, an end-of-contract reconciliation)
+are :func:`cobic.contract.rules.apply_contract`: the capitation paid may then differ by path
+(``Priced.paid_capitation``) and the last year carries the end-of-contract adjustment
+(``Priced.end``).
+
 Everything is array maths over (paths x years); :func:`apply_terms` re-prices a contract on
 costs already simulated, which is what keeps the notebooks instant. The money rules are in
 :mod:`cobic.contract.rules`, which settlement uses too.
@@ -29,9 +34,16 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from cobic.contract.rules import apply_rules
+from cobic.contract.rules import EndOfContract, apply_contract, indexed_capitation
 from cobic.contract.terms import ContractTerms
-from cobic.costs import CostPaths, CostSpec, DemandPaths, expected_high_cost, simulate_costs
+from cobic.costs import (
+    CostPaths,
+    CostSpec,
+    DemandPaths,
+    expected_high_cost,
+    growth_paths,
+    simulate_costs,
+)
 
 __all__ = ["Priced", "price", "apply_terms", "SimulatedCosts", "simulate_contract_costs",
            "discount_factors", "QUANTILE_COLUMNS"]
@@ -56,6 +68,9 @@ class SimulatedCosts:
     indicator_noise: np.ndarray  # [path, year, k] standard normal draws for the indicators
     days_by_duration: np.ndarray | None = None  # [path, year, 3]: <6 months, 6-12, 12+
     expected_tail: np.ndarray | None = None  # [path, year] expected high-cost tail
+    # [path, year] realised over assumed cost growth (the price factor of ``cost`` over that of
+    # ``cost_expected_prices``): fitted growth's path over its median path; 1 with fixed uplifts
+    cost_growth: np.ndarray | None = None
 
     def first_years(self, n: int) -> SimulatedCosts:
         """The first ``n`` contract years (to try shorter contracts without re-simulating)."""
@@ -66,9 +81,10 @@ class SimulatedCosts:
                          c.overheads[:, :n], c.startup[:n], c.high_cost[:, :n])
         dur = None if self.days_by_duration is None else self.days_by_duration[:, :n]
         tail = None if self.expected_tail is None else self.expected_tail[:, :n]
+        growth = None if self.cost_growth is None else self.cost_growth[:, :n]
         return SimulatedCosts(self.years[:n], self.cost[:, :n],
                               self.cost_expected_prices[:, :n], self.child_days[:, :n], comp,
-                              self.indicator_noise[:, :n], dur, tail)
+                              self.indicator_noise[:, :n], dur, tail, growth)
 
 
 def simulate_contract_costs(demand: DemandPaths, costs: CostSpec, terms: ContractTerms,
@@ -81,7 +97,20 @@ def simulate_contract_costs(demand: DemandPaths, costs: CostSpec, terms: Contrac
     noise = rng.standard_normal((window.n_paths, terms.length, max(len(terms.indicators), 1)))
     return SimulatedCosts(window.years, c.total, c0.total, window.child_days.sum(axis=2), c,
                           noise, window.days_by_duration,
-                          expected_high_cost(window, costs, seed=seed))
+                          expected_high_cost(window, costs, seed=seed),
+                          _cost_growth(costs, terms.first_year - 1, window.child_days.shape[:2],
+                                       seed))
+
+
+def _cost_growth(costs: CostSpec, year0: int, shape: tuple[int, int], seed: int) -> np.ndarray:
+    """``[path, year]`` realised over assumed cost growth: the fitted growth path that
+    :func:`cobic.costs.simulate_costs` drew (same seed) over its median path; 1 everywhere
+    when the cost set has fixed uplifts (no growth risk)."""
+    if costs.growth is None:
+        return np.ones(shape)
+    P, Y = shape
+    return (growth_paths(costs, year0, Y, P, seed, uncertain=True)
+            / growth_paths(costs, year0, Y, P, seed, uncertain=False))
 
 
 @dataclass(frozen=True)
@@ -90,22 +119,30 @@ class Priced:
 
     terms: ContractTerms
     years: tuple[int, ...]
-    capitation: np.ndarray  # [year] C_y
+    capitation: np.ndarray  # [year] C_y (the schedule, CPI-indexed if so; before path terms)
     expected_days: np.ndarray  # [year]
     target: np.ndarray  # capitated payment T
     cost: np.ndarray  # actual cost A
     variance: np.ndarray  # D = A - T
     provider_share: np.ndarray  # pi
-    at_risk: np.ndarray  # [year] I_y
+    at_risk: np.ndarray  # [year] I_y ([path, year] when the capitation depends on the path)
     composite: np.ndarray  # indicator composite in [0, 1]
     incentive_earned: np.ndarray
-    withheld: np.ndarray  # [year] amount withheld from T (withhold mode) else 0
+    withheld: np.ndarray  # [year] (or [path, year]) withheld from T (withhold mode) else 0
     net_to_provider: np.ndarray  # R = commissioner outlay
     hit_loss_cap: np.ndarray  # bool
     hit_gain_cap: np.ndarray  # bool
     deflator: np.ndarray  # [year]
     discount: np.ndarray  # [year]
     indicator_values: np.ndarray | None = None  # [path, year, k]
+    paid_capitation: np.ndarray | None = None  # [path, year] when it depends on the path
+    end: EndOfContract | None = None  # the end-of-contract adjustment (in the last year)
+
+    @property
+    def capitation_by_path(self) -> np.ndarray:
+        """``[path, year]``: the capitation paid on each path."""
+        cap = self.capitation if self.paid_capitation is None else self.paid_capitation
+        return np.broadcast_to(cap, self.cost.shape)
 
     @property
     def commissioner_share(self) -> np.ndarray:
@@ -131,7 +168,7 @@ class Priced:
         P, Y = self.cost.shape
         p, y = np.indices((P, Y)).reshape(2, -1)
         flat = {
-            "capitation": np.broadcast_to(self.capitation, (P, Y)),
+            "capitation": self.capitation_by_path,
             "capitated_payment": self.target, "actual_cost": self.cost,
             "variance": self.variance, "provider_share": self.provider_share,
             "commissioner_share": self.commissioner_share,
@@ -150,14 +187,16 @@ class Priced:
     def schedule(self) -> pl.DataFrame:
         """Per contract year: the capitation and the expected ledger, nominal, real and PV."""
         rows = []
+        at_risk, withheld = (np.broadcast_to(a, (self.n_paths, len(self.years))).mean(axis=0)
+                             for a in (self.at_risk, self.withheld))
         for j, year in enumerate(self.years):
             cap = float(self.capitation[j])
             exp_net = float(self.net_to_provider[:, j].mean())
             rows.append({
                 "contract_year": j + 1, "financial_year": _fy(year),
-                "capitation": cap, "fixed": cap - float(self.withheld[j]),
+                "capitation": cap, "fixed": cap - float(withheld[j]),
                 "expected_child_days": float(self.expected_days[j]),
-                "at_risk": float(self.at_risk[j]),
+                "at_risk": float(at_risk[j]),
                 "expected_incentive_earned": float(self.incentive_earned[:, j].mean()),
                 "expected_cost": float(self.cost[:, j].mean()),
                 "expected_provider_share": float(self.provider_share[:, j].mean()),
@@ -170,6 +209,8 @@ class Priced:
                 * float(self.discount[j]),
                 "p_hit_loss_cap": float(self.hit_loss_cap[:, j].mean()),
                 "p_hit_gain_cap": float(self.hit_gain_cap[:, j].mean()),
+                **({} if self.paid_capitation is None else
+                   {"expected_capitation_paid": float(self.capitation_by_path[:, j].mean())}),
             })
         return pl.DataFrame(rows)
 
@@ -214,6 +255,13 @@ class Priced:
             ("P(provider makes a loss over the contract)",
              float((self.provider_margin.sum(axis=1) < 0).mean())),
         ]
+        if self.end is not None:
+            rows += [("P(provider hits the cumulative loss cap)",
+                      float(self.end.hit_loss_cap.mean())),
+                     ("P(provider hits the cumulative gain cap)",
+                      float(self.end.hit_gain_cap.mean())),
+                     ("expected end-of-contract adjustment to the provider's share (GBP)",
+                      float(self.end.adjustment.mean()))]
         if reserve is not None:
             rows.append((f"P(provider's cumulative loss exceeds its reserve of GBP {reserve:,.0f})",
                          float((cum.min(axis=1) < -reserve).mean())))
@@ -259,20 +307,23 @@ def apply_terms(sim: SimulatedCosts, terms: ContractTerms, costs: CostSpec | Non
     if sim.years != terms.years:
         raise ValueError(f"costs were simulated for {sim.years}, the contract runs "
                          f"{terms.years}")
-    cap = _capitation(sim, terms, costs)  # [Y]
     exp_days = sim.child_days.mean(axis=0)
     values = _indicator_values(sim, terms)
-    out = apply_rules(terms, cap, exp_days, sim.child_days, sim.cost, values,
-                      np.arange(terms.length))
-    k = np.arange(1, terms.length + 1)
-    return Priced(terms=terms, years=sim.years, capitation=cap, expected_days=exp_days,
+    cap = _capitation(sim, terms, costs)
+    c = apply_contract(terms, cap, exp_days, sim.child_days, sim.cost, values, sim.cost_growth)
+    out, k = c.yearly, np.arange(1, terms.length + 1)
+    # the schedule as signed: CPI-indexed on the stated path, before any path-dependent terms
+    schedule = c.capitation[0] if not terms.path_capitation else \
+        indexed_capitation(terms, cap)[0] if terms.indexation.method == "cpi" else cap
+    return Priced(terms=terms, years=sim.years, capitation=schedule, expected_days=exp_days,
                   target=out.target, cost=sim.cost, variance=out.variance,
-                  provider_share=out.sharing.provider, at_risk=out.pot,
+                  provider_share=c.provider, at_risk=out.pot,
                   composite=out.composite, incentive_earned=out.earned, withheld=out.withheld,
-                  net_to_provider=out.net, hit_loss_cap=out.sharing.hit_loss_cap,
+                  net_to_provider=c.net, hit_loss_cap=out.sharing.hit_loss_cap,
                   hit_gain_cap=out.sharing.hit_gain_cap, deflator=(1 + terms.inflation) ** k,
                   discount=discount_factors(terms.discount_rate, terms.length),
-                  indicator_values=values)
+                  indicator_values=values,
+                  paid_capitation=c.capitation if terms.path_capitation else None, end=c.end)
 
 
 def price(demand: DemandPaths, costs: CostSpec, terms: ContractTerms, seed: int = 0) -> Priced:

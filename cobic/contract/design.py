@@ -149,7 +149,7 @@ def measures(priced: Priced) -> dict[str, float]:
     margin = priced.provider_margin
     total_margin = margin.sum(axis=1)
     q50, q80, q90 = np.quantile(out, [0.5, 0.8, 0.9])
-    withheld = float(np.sum(priced.withheld))
+    withheld = float(np.broadcast_to(priced.withheld, margin.shape).sum(axis=1).mean())
     unearned = _unearned(priced)
     return {
         "commissioner_mean": float(out.mean()), "commissioner_p50": float(q50),
@@ -172,7 +172,8 @@ def _unearned(priced: Priced) -> float:
     """Expected withheld minus earned, summed over the years (0 in bonus mode)."""
     if not np.any(priced.withheld):
         return 0.0
-    return float((priced.withheld[None, :] - priced.incentive_earned).sum(axis=1).mean())
+    withheld = np.broadcast_to(priced.withheld, priced.incentive_earned.shape)  # [Y] or [P, Y]
+    return float((withheld - priced.incentive_earned).sum(axis=1).mean())
 
 
 def _breach_prob(priced: Priced, margin: np.ndarray) -> float:
@@ -808,6 +809,28 @@ def _indicator_lines(ind: Indicator) -> list[str]:
                     f"sd = {_f(ind.sd)}"]
 
 
+def _multi_year_lines(t: ContractTerms) -> list[str]:
+    """``[cumulative]``, ``[reconciliation]``, ``[reopener]`` and ``[indexation]``, each only
+    when the contract has it (absent: the yearly terms alone, a fixed schedule)."""
+    lines = []
+    caps = [(k, v) for k, v in (("loss_cap", t.cumulative_loss_cap),
+                                ("gain_cap", t.cumulative_gain_cap)) if v is not None]
+    if caps:
+        lines += ["", "[cumulative]", *(f"{k} = {_f(v)}" for k, v in caps)]
+    if t.reconciliation is not None:
+        lines += ["", "[reconciliation]", *_risk_lines(t.reconciliation)[2:]]
+    if t.reopener is not None:
+        r = t.reopener
+        lines += ["", "[reopener]", f"year = {r.year}", f"factor = {_f(r.factor)}",
+                  f"weights = {_floats(r.weights)}"]
+    ix = t.indexation
+    if ix.method != "fixed":
+        lines += ["", "[indexation]", f"method = {_s(ix.method)}"]
+        if ix.method == "cpi":
+            lines += [f"cpi = {_floats(ix.cpi)}", f"assumed_cpi = {_f(ix.assumed_cpi)}"]
+    return lines
+
+
 def _tail(t: ContractTerms) -> list[str]:
     lines = ["", "[finance]", f"discount_rate = {_f(t.discount_rate)}",
              f"inflation = {_f(t.inflation)}"]
@@ -837,7 +860,7 @@ def terms_toml(terms: ContractTerms, comment: str | None = None) -> str:
     body = _head(terms) + _risk_lines(terms.risk_share)
     for ind in terms.indicators:
         body += _indicator_lines(ind)
-    return "\n".join(head + body + _tail(terms)) + "\n"
+    return "\n".join(head + body + _multi_year_lines(terms) + _tail(terms)) + "\n"
 
 
 # ---------------------------------------------------------------------- sustainability

@@ -10,17 +10,26 @@ comparison is about who carries which risk:
   commissioner);
 * ``case_rate``: Kansas-style declining case rate, 100% of the monthly rate for a child's first
   6 months in care, 66% for the next 6 and 29% after (needs days by time in care);
-* ``cobic``: the contract as priced (capitation, bands, caps, incentives).
+* ``cobic``: the contract as priced (capitation, bands, caps, incentives);
+* ``cobic_multi_year`` (on request, ``multi_year=True``): the same yearly payments, then one
+  end-of-contract reconciliation: the contract's own reconciliation and cumulative caps if it
+  has them (the row then equals ``cobic``), else its yearly risk share (bands, caps) applied
+  once to the cumulative variance over the cumulative payment (research/capitation.md 2.2,
+  2.4), truing up the yearly shares. Variants that change the capitation paid (indexation, a
+  reopener) must be priced: pass them as ``variants``.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import polars as pl
 
 from cobic.contract.calculator import Priced, SimulatedCosts
+from cobic.contract.rules import end_of_contract
 
-__all__ = ["compare_mechanisms", "KANSAS_WEIGHTS"]
+__all__ = ["compare_mechanisms", "multi_year_net", "KANSAS_WEIGHTS"]
 
 KANSAS_WEIGHTS = (1.0, 0.66, 0.29)
 
@@ -30,7 +39,25 @@ def _scaled(cap: np.ndarray, activity: np.ndarray) -> np.ndarray:
     return activity * (cap / np.where(mean > 0, mean, 1.0))[None, :]
 
 
-def payments(sim: SimulatedCosts, priced: Priced) -> dict[str, np.ndarray]:
+def multi_year_net(priced: Priced) -> np.ndarray:
+    """``[path, year]`` net to provider of ``cobic_multi_year`` (see the module docstring):
+    the priced yearly amounts, the last year trued up to the reconciled cumulative share."""
+    terms = priced.terms
+    if not terms.multi_year_end:
+        terms = replace(terms, reconciliation=terms.risk_share)
+    yearly = priced.provider_share.copy()
+    net = priced.net_to_provider.copy()
+    if priced.end is not None:  # undo the priced adjustment: back to the yearly shares
+        yearly[:, -1] -= priced.end.adjustment
+        net[:, -1] += priced.end.adjustment
+    end = end_of_contract(terms, priced.capitation_by_path, priced.target, priced.variance,
+                          yearly, priced.composite)
+    net[:, -1] -= end.adjustment
+    return net
+
+
+def payments(sim: SimulatedCosts, priced: Priced, multi_year: bool = False
+             ) -> dict[str, np.ndarray]:
     """``[path, year]`` payments to the provider under each mechanism."""
     cap = priced.capitation
     out = {
@@ -42,15 +69,29 @@ def payments(sim: SimulatedCosts, priced: Priced) -> dict[str, np.ndarray]:
         weighted = (sim.days_by_duration * np.array(KANSAS_WEIGHTS)[None, None, :]).sum(axis=2)
         out["case_rate"] = _scaled(cap, weighted)
     out["cobic"] = priced.net_to_provider
+    if multi_year:
+        out["cobic_multi_year"] = multi_year_net(priced)
     return out
 
 
-def compare_mechanisms(sim: SimulatedCosts, priced: Priced) -> pl.DataFrame:
+def compare_mechanisms(sim: SimulatedCosts, priced: Priced,
+                       variants: dict[str, Priced] | None = None,
+                       multi_year: bool = False) -> pl.DataFrame:
     """Commissioner's cost and provider's margin over the whole contract, per mechanism:
-    mean, spread (P10, P50, P90, standard deviation) and the chance of a provider loss."""
+    mean, spread (P10, P50, P90, standard deviation) and the chance of a provider loss.
+
+    Parameters
+    ----------
+    variants : dict of str to Priced, optional
+        Further contracts priced on the same ``sim`` (e.g. cost-indexed or with a reopener),
+        one row each under its name.
+    multi_year : bool
+        Add the ``cobic_multi_year`` row (off by default: the rows of before).
+    """
     rows = []
     cost = sim.cost.sum(axis=1)
-    for name, pay in payments(sim, priced).items():
+    pays = payments(sim, priced, multi_year) | {k: v.net_to_provider for k, v in (variants or {}).items()}
+    for name, pay in pays.items():
         total = pay.sum(axis=1)
         margin = total - cost
         rows.append({

@@ -15,6 +15,19 @@ For contract year ``y``, capitation ``C``, expected child-days ``E`` and actual 
   composite is below the quality gate;
 * net to provider ``R = T - withheld + earned + (D - pi)``; margin ``R - A``.
 
+Multi-year terms (:func:`apply_contract`, the whole contract, columns = contract years 1..L):
+
+* indexation: the capitation schedule ``C_y`` as set (``fixed``), times
+  ``prod_{t<=y} (1 + cpi_t) / (1 + assumed_cpi)^y`` (``cpi``), or times the path's realised over
+  assumed cost growth ``g[p, y]`` (``cost_index``);
+* reopener at year ``r``: from ``r`` on, ``C[p, y] x factor x sum_j w_j A[p, j] /
+  sum_j w_j C[p, j]`` over the years ``j`` before ``r``;
+* end of contract (booked in the last year): the cumulative variance ``sum_y D`` shared once
+  by the reconciliation's bands over the cumulative payment ``sum_y T`` (MSSP-style
+  reconciliation, research/capitation.md 2.2 and 2.4), replacing the yearly shares already paid
+  (the true-up is the difference); then the provider's total share clipped to
+  ``[-gain x sum_y C, loss x sum_y C]`` (cumulative caps).
+
 Thresholds (quality gate, first-dollar threshold, caps, binary and stepped indicator targets)
 are compared with ONE tolerance, :data:`TOLERANCE`: ``x`` reaches ``t`` when
 ``x >= t - TOLERANCE x max(1, |t|)`` (absolute for fractions such as a composite or a share of
@@ -28,11 +41,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cobic.contract.terms import Band, ContractTerms, Indicator, RiskShare
+from cobic.contract.terms import Band, ContractTerms, Indicator, Reopener, RiskShare
 
 __all__ = ["TOLERANCE", "reaches", "achievement", "indicator_scores", "composite_of",
            "band_share", "Payment", "capitated_payment", "Sharing", "share_variance",
-           "Outcome", "apply_rules"]
+           "Outcome", "apply_rules", "indexed_capitation", "rebased_capitation",
+           "EndOfContract", "end_of_contract", "ContractOutcome", "apply_contract"]
 
 TOLERANCE = 1e-9
 
@@ -272,3 +286,188 @@ def apply_rules(terms: ContractTerms, capitation: np.ndarray, expected_days: np.
     sh = share_variance(variance, pay.target, terms.risk_share, blocked)
     net = pay.target - withheld + earned + (variance - sh.provider)
     return Outcome(pay, pot, withheld, scores, comp, earned, blocked, cost, variance, sh, net)
+
+
+# ------------------------------------------------------------ multi-year terms
+
+def indexed_capitation(terms: ContractTerms, capitation: np.ndarray,
+                       cost_growth: np.ndarray | None = None) -> np.ndarray:
+    """The capitation schedule uprated by ``terms.indexation``.
+
+    Parameters
+    ----------
+    capitation : numpy.ndarray
+        ``[year]``: the schedule as set, contract years 1..L.
+    cost_growth : numpy.ndarray, optional
+        ``[path, year]``: realised over assumed cost growth (needed for ``cost_index``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[1, year]`` (``fixed``, ``cpi``) or ``[path, year]`` (``cost_index``).
+    """
+    cap = np.asarray(capitation, dtype=float)[None, :]
+    ix = terms.indexation
+    if ix.method == "cpi":
+        y = np.arange(1, cap.shape[1] + 1)
+        return cap * np.cumprod(1 + np.array(ix.cpi[:cap.shape[1]])) / (1 + ix.assumed_cpi) ** y
+    if ix.method == "cost_index":
+        if cost_growth is None:
+            raise ValueError("indexation 'cost_index' needs the realised cost growth on each "
+                             "path (SimulatedCosts.cost_growth)")
+        return cap * np.asarray(cost_growth, dtype=float)
+    return cap
+
+
+def rebased_capitation(reopener: Reopener, capitation: np.ndarray, cost: np.ndarray
+                       ) -> np.ndarray:
+    """The capitation re-based from the reopener's year on (see :class:`Reopener`).
+
+    Parameters
+    ----------
+    capitation : numpy.ndarray
+        ``[1 or path, year]``: the (indexed) capitation, columns contract years 1..L.
+    cost : numpy.ndarray
+        ``[path, year]``: actual cost.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[path, year]``; the years before ``reopener.year`` unchanged.
+    """
+    cost = np.asarray(cost, dtype=float)
+    cap = np.broadcast_to(np.asarray(capitation, dtype=float), cost.shape).copy()
+    r, w = reopener.year - 1, np.array(reopener.weights)
+    window = slice(r - len(w), r)
+    seen, paid = cost[:, window] @ w, cap[:, window] @ w
+    ratio = reopener.factor * np.divide(seen, paid, out=np.ones_like(seen), where=paid > 0)
+    cap[:, r:] *= ratio[:, None]
+    return cap
+
+
+@dataclass(frozen=True)
+class EndOfContract:
+    """The end-of-contract adjustment, per path (``[path]``), signed as the provider's share
+    (+ = the provider bears a loss).
+
+    ``yearly``: the yearly shares already settled, summed; ``reconciled``: the share of the
+    cumulative variance (``yearly`` without a reconciliation); ``cap``: the cumulative caps'
+    adjustment; ``provider``: the provider's final total share; ``sharing``: the
+    reconciliation's steps (``None`` without one).
+    """
+
+    variance: np.ndarray
+    target: np.ndarray
+    capitation: np.ndarray
+    yearly: np.ndarray
+    reconciled: np.ndarray
+    cap: np.ndarray
+    provider: np.ndarray
+    hit_loss_cap: np.ndarray
+    hit_gain_cap: np.ndarray
+    sharing: Sharing | None
+
+    @property
+    def true_up(self) -> np.ndarray:
+        """The reconciliation's true-up of the yearly shares: ``reconciled - yearly``."""
+        return self.reconciled - self.yearly
+
+    @property
+    def adjustment(self) -> np.ndarray:
+        """Booked in the last year: ``provider - yearly`` (the true-up plus the cap's)."""
+        return self.provider - self.yearly
+
+
+def _cumulative_caps(terms: ContractTerms, share: np.ndarray, capitation: np.ndarray):
+    """``share`` clipped to ``[-gain x capitation, loss x capitation]``, and the caps' hits."""
+    inf = np.full(share.shape, np.inf)
+    hi = inf if terms.cumulative_loss_cap is None else terms.cumulative_loss_cap * capitation
+    lo = -inf if terms.cumulative_gain_cap is None else -terms.cumulative_gain_cap * capitation
+    out = np.clip(share, lo, hi)
+    finite_hi, finite_lo = np.isfinite(hi), np.isfinite(lo)
+    return (out, finite_hi & (share > 0) & reaches(share, np.where(finite_hi, hi, 0.0)),
+            finite_lo & (share < 0) & reaches(-share, np.where(finite_lo, -lo, 0.0)))
+
+
+def end_of_contract(terms: ContractTerms, capitation: np.ndarray, target: np.ndarray,
+                    variance: np.ndarray, provider_share: np.ndarray,
+                    composite: np.ndarray) -> EndOfContract:
+    """Reconciliation and cumulative caps over the whole contract.
+
+    Parameters
+    ----------
+    capitation : numpy.ndarray
+        ``[1 or path, year]``: the capitation paid.
+    target, variance, provider_share, composite : numpy.ndarray
+        ``[path, year]``: the yearly rules' capitated payment, variance, provider share and
+        indicator composite (all the contract's years).
+
+    Returns
+    -------
+    EndOfContract
+        The reconciliation shares ``sum D`` over ``sum T`` by ``terms.reconciliation``; no gain
+        share when the composite averaged over the years is below the quality gate.
+    """
+    v, t, yearly = variance.sum(axis=1), target.sum(axis=1), provider_share.sum(axis=1)
+    c = np.broadcast_to(capitation, target.shape).sum(axis=1)
+    sh, reconciled = None, yearly
+    if terms.reconciliation is not None:
+        blocked = (~reaches(composite.mean(axis=1), terms.quality_gate)
+                   if terms.quality_gate is not None else False)
+        sh = share_variance(v, t, terms.reconciliation, blocked)
+        reconciled = sh.provider
+    final, hit_loss, hit_gain = _cumulative_caps(terms, reconciled, c)
+    return EndOfContract(v, t, c, yearly, reconciled, final - reconciled, final, hit_loss,
+                         hit_gain, sh)
+
+
+@dataclass(frozen=True)
+class ContractOutcome:
+    """The whole contract: the yearly rules on the capitation paid, and the end of contract.
+
+    ``provider`` and ``net`` (``[path, year]``) include the end-of-contract adjustment in the
+    last year; ``yearly`` holds the yearly rules' amounts without it.
+    """
+
+    yearly: Outcome
+    capitation: np.ndarray  # [1 or path, year] paid (indexed, re-based)
+    end: EndOfContract | None
+    provider: np.ndarray
+    net: np.ndarray
+
+
+def apply_contract(terms: ContractTerms, capitation: np.ndarray, expected_days: np.ndarray,
+                   days: np.ndarray, cost: np.ndarray, values: np.ndarray,
+                   cost_growth: np.ndarray | None = None) -> ContractOutcome:
+    """All the money rules of ``terms`` over the whole contract (columns = years 1..L).
+
+    Indexation, then the reopener, set the capitation paid; :func:`apply_rules` settles each
+    year on it; :func:`end_of_contract` adjusts the last year. Without multi-year terms this is
+    :func:`apply_rules` exactly.
+
+    Parameters
+    ----------
+    capitation, expected_days : numpy.ndarray
+        ``[year]``: the schedule as set and the expected child-days.
+    days, cost : numpy.ndarray
+        ``[path, year]``.
+    values : numpy.ndarray
+        ``[path, year, k]``: indicator values.
+    cost_growth : numpy.ndarray, optional
+        ``[path, year]``: realised over assumed cost growth (indexation ``cost_index``).
+    """
+    cost = np.asarray(cost, dtype=float)
+    if cost.shape[1] != terms.length:
+        raise ValueError(f"the contract runs {terms.length} years, got {cost.shape[1]}")
+    cap = indexed_capitation(terms, capitation, cost_growth)
+    if terms.reopener is not None:
+        cap = rebased_capitation(terms.reopener, cap, cost)
+    paid = cap if terms.path_capitation else cap[0]
+    out = apply_rules(terms, paid, expected_days, days, cost, values, np.arange(terms.length))
+    if not terms.multi_year_end:
+        return ContractOutcome(out, cap, None, out.sharing.provider, out.net)
+    end = end_of_contract(terms, cap, out.target, out.variance, out.sharing.provider,
+                          out.composite)
+    adj = np.zeros(cost.shape)
+    adj[:, -1] = end.adjustment
+    return ContractOutcome(out, cap, end, out.sharing.provider + adj, out.net - adj)

@@ -5,6 +5,15 @@ incentive earned indicator by indicator, net to provider). The amounts come from
 money is rounded to pennies here, at settlement, and nowhere earlier (indicator scores are not
 money and are not rounded). Risk-share rows carry the sign of the provider's share, so they add
 up to it.
+
+Multi-year terms: a year's ledger is exact whenever the year does not depend on other years.
+CPI indexation is on a stated path, so the priced schedule's capitation is the one to settle.
+:func:`settle` refuses, naming the term, the years that need other years' outturns: every year
+under ``cost_index`` indexation (the capitation follows the realised cost index), the years
+from a reopener on (re-based on earlier years' costs) and the last year under cumulative caps
+or a reconciliation (it carries the end-of-contract true-up). Price those with
+:func:`cobic.contract.apply_terms` or :func:`cobic.contract.rules.apply_contract` on the
+contract's actual years.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from cobic.costs import DAYS_PER_MONTH, CostSpec, year_factors
 from cobic.errors import SpecError
 from cobic.specs import integer, known, number, read_toml, table
 
-__all__ = ["Actuals", "load_actuals", "settle"]
+__all__ = ["Actuals", "load_actuals", "multi_year_refusal", "settle"]
 
 
 @dataclass(frozen=True)
@@ -207,6 +216,25 @@ def _share_rows(terms: ContractTerms, out) -> list[tuple[str, float, str]]:
     return rows
 
 
+def multi_year_refusal(terms: ContractTerms, year: int) -> str | None:
+    """Why contract year ``year`` cannot be settled on its own under ``terms`` (``None``: it
+    can)."""
+    if terms.indexation.method == "cost_index":
+        return ("indexation 'cost_index': each year's capitation follows the realised cost "
+                "index, which a one-year settlement does not have")
+    if terms.reopener is not None and year >= terms.reopener.year:
+        return (f"the reopener re-bases the capitation from contract year "
+                f"{terms.reopener.year} on the costs of the years before it")
+    if terms.multi_year_end and year == terms.length:
+        what = " and ".join(n for n, on in (
+            ("cumulative caps", terms.cumulative_loss_cap is not None
+             or terms.cumulative_gain_cap is not None),
+            ("an end-of-contract reconciliation", terms.reconciliation is not None)) if on)
+        return (f"the last year carries the end-of-contract adjustment ({what}), which needs "
+                "every year's outturn")
+    return None
+
+
 def settle(terms: ContractTerms, actual: Actuals, capitation: float, expected_days: float,
            costs: CostSpec | None = None) -> pl.DataFrame:
     """The settlement ledger for one contract year.
@@ -224,8 +252,18 @@ def settle(terms: ContractTerms, actual: Actuals, capitation: float, expected_da
     -------
     polars.DataFrame
         ``step, item, amount, working``.
+
+    Raises
+    ------
+    ValueError
+        For a year that multi-year terms make depend on other years (see
+        :func:`multi_year_refusal`): it is not settled wrongly on its own.
     """
     y = actual.contract_year
+    why = multi_year_refusal(terms, y)
+    if why is not None:
+        raise ValueError(f"cannot settle contract year {y} on its own: {why}; price the "
+                         "contract on the actual years (apply_contract) instead")
     days = sum(actual.child_days.values())
     cost, cost_rows = _cost_rows(actual, terms, costs)
     values = np.array([[[actual.indicators[i.name] for i in terms.indicators]]], dtype=float) \

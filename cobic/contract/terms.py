@@ -18,13 +18,14 @@ from cobic.specs import known as _known
 from cobic.specs import number as _num
 from cobic.specs import read_toml, shown, table_list, text
 
-__all__ = ["Band", "RiskShare", "Indicator", "Funder", "ContractTerms", "load_contract",
-           "parse_contract"]
+__all__ = ["Band", "RiskShare", "Indicator", "Funder", "Reopener", "Indexation",
+           "ContractTerms", "load_contract", "parse_contract"]
 
 BASES = ("population", "child_day", "hybrid")
 METHODS = ("forecast", "zero_based", "historic")
 DIRECTIONS = ("higher", "lower")
 SCORINGS = ("linear", "stepped", "binary")
+INDEXATIONS = ("fixed", "cpi", "cost_index")
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,28 @@ class Funder:
 
 
 @dataclass(frozen=True)
+class Reopener:
+    """From contract year ``year`` (1-based) on, the capitation is re-based: multiplied by
+    ``factor x sum_j w_j A_j / sum_j w_j C_j`` over the ``len(weights)`` years before ``year``
+    (``weights`` oldest first, summing to 1; ``A`` actual cost, ``C`` capitation paid)."""
+
+    year: int
+    factor: float
+    weights: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Indexation:
+    """How the capitation schedule is uprated. ``fixed``: as set (with the uplift assumed when
+    it was set); ``cpi``: times ``prod_{t<=y} (1 + cpi_t) / (1 + assumed_cpi)`` in contract
+    year ``y``; ``cost_index``: times the realised over the assumed cost growth on each path."""
+
+    method: str = "fixed"
+    cpi: tuple[float, ...] = ()  # by contract year (method cpi)
+    assumed_cpi: float = 0.0  # the CPI the schedule assumed (method cpi)
+
+
+@dataclass(frozen=True)
 class ContractTerms:
     name: str
     first_year: int  # financial year, named by the year it ends
@@ -89,6 +112,24 @@ class ContractTerms:
     provider_reserve: float | None
     funders: tuple[Funder, ...]
     source: str = ""
+    # multi-year terms (absent: each year settled on its own, the schedule fixed)
+    cumulative_loss_cap: float | None = None  # provider's total loss <= this x total capitation
+    cumulative_gain_cap: float | None = None
+    reconciliation: RiskShare | None = None  # shares the cumulative variance at the end
+    reopener: Reopener | None = None
+    indexation: Indexation = Indexation()
+
+    @property
+    def multi_year_end(self) -> bool:
+        """Whether the last year carries an end-of-contract adjustment (cumulative caps or
+        a reconciliation)."""
+        return (self.reconciliation is not None or self.cumulative_loss_cap is not None
+                or self.cumulative_gain_cap is not None)
+
+    @property
+    def path_capitation(self) -> bool:
+        """Whether the capitation paid depends on the path (cost indexation, a reopener)."""
+        return self.reopener is not None or self.indexation.method == "cost_index"
 
     @property
     def years(self) -> tuple[int, ...]:
@@ -96,7 +137,10 @@ class ContractTerms:
 
 
 _TOP = {"name", "first_year", "length", "basis", "capitation", "hybrid", "incentive",
-        "risk_share", "indicators", "finance", "funders", "note"}
+        "risk_share", "indicators", "finance", "funders", "note", "cumulative",
+        "reconciliation", "reopener", "indexation"}
+_RISK_KEYS = {"symmetric", "loss_bands", "gain_bands", "loss_cap", "gain_cap",
+              "first_dollar_loss", "first_dollar_gain"}
 
 
 def _bands(src: str, key: str, raw) -> tuple[Band, ...]:
@@ -130,6 +174,31 @@ def _first_dollar(src, key, raw):
     _known(src, key, raw, {"threshold", "share"})
     return (_num(src, f"{key}.threshold", raw.get("threshold", 0.0), 0.0, 1.0),
             _num(src, f"{key}.share", raw.get("share", 0.0), 0.0, 1.0))
+
+
+def _risk_share(src: str, key: str, rs) -> RiskShare:
+    """Bands, caps and first-dollar rules of the table ``key`` (``risk_share`` or
+    ``reconciliation``): symmetric by default, the gain cap then mirroring the loss cap."""
+    _known(src, key, rs, _RISK_KEYS)
+    loss = _bands(src, f"{key}.loss_bands", rs.get("loss_bands", [{"provider_share": 1.0}]))
+    symmetric = rs.get("symmetric", True)
+    if not isinstance(symmetric, bool):
+        raise SpecError(src, f"{key}.symmetric", f"must be true or false, got "
+                                                 f"{shown(symmetric)}")
+    if symmetric:
+        if "gain_bands" in rs:
+            raise SpecError(src, f"{key}.gain_bands", "give gain_bands only with "
+                                                      "symmetric = false")
+        gain = loss
+    else:
+        gain = _bands(src, f"{key}.gain_bands", rs.get("gain_bands"))
+    caps = {}
+    for k in ("loss_cap", "gain_cap"):
+        v = rs.get(k, rs.get("loss_cap") if (symmetric and k == "gain_cap") else None)
+        caps[k] = None if v is None else _num(src, f"{key}.{k}", v, 0.0, 10.0)
+    return RiskShare(loss, gain, caps["loss_cap"], caps["gain_cap"],
+                     _first_dollar(src, f"{key}.first_dollar_loss", rs.get("first_dollar_loss")),
+                     _first_dollar(src, f"{key}.first_dollar_gain", rs.get("first_dollar_gain")))
 
 
 def _step(src: str, key: str, raw) -> tuple[float, float]:
@@ -238,31 +307,7 @@ def parse_contract(raw: dict, src: str = "contract") -> ContractTerms:
     gate = inc.get("quality_gate")
     gate = None if gate is None else _num(src, "incentive.quality_gate", gate, 0.0, 1.0)
 
-    rs = raw.get("risk_share", {})
-    _known(src, "risk_share", rs, {"symmetric", "loss_bands", "gain_bands", "loss_cap",
-                                   "gain_cap", "first_dollar_loss", "first_dollar_gain"})
-    loss = _bands(src, "risk_share.loss_bands", rs.get("loss_bands",
-                                                        [{"provider_share": 1.0}]))
-    symmetric = rs.get("symmetric", True)
-    if not isinstance(symmetric, bool):
-        raise SpecError(src, "risk_share.symmetric", f"must be true or false, got "
-                                                     f"{shown(symmetric)}")
-    if symmetric:
-        if "gain_bands" in rs:
-            raise SpecError(src, "risk_share.gain_bands", "give gain_bands only with "
-                                                          "symmetric = false")
-        gain = loss
-    else:
-        gain = _bands(src, "risk_share.gain_bands", rs.get("gain_bands"))
-    caps = {}
-    for k in ("loss_cap", "gain_cap"):
-        v = rs.get(k, rs.get("loss_cap") if (symmetric and k == "gain_cap") else None)
-        caps[k] = None if v is None else _num(src, f"risk_share.{k}", v, 0.0, 10.0)
-    risk = RiskShare(loss, gain, caps["loss_cap"], caps["gain_cap"],
-                     _first_dollar(src, "risk_share.first_dollar_loss",
-                                   rs.get("first_dollar_loss")),
-                     _first_dollar(src, "risk_share.first_dollar_gain",
-                                   rs.get("first_dollar_gain")))
+    risk = _risk_share(src, "risk_share", raw.get("risk_share", {}))
 
     inds = tuple(_indicator(src, i, r, length)
                  for i, r in enumerate(table_list(src, "indicators", raw.get("indicators", []))))
@@ -288,6 +333,7 @@ def parse_contract(raw: dict, src: str = "contract") -> ContractTerms:
     if abs(sum(f.share for f in funders) - 1.0) > 1e-9:
         raise SpecError(src, "funders", f"shares must sum to 1, got "
                                         f"{sum(f.share for f in funders):.4g}")
+    inflation = _num(src, "finance.inflation", fin.get("inflation", 0.02), -0.1, 0.3)
     return ContractTerms(
         name=text(src, "name", raw.get("name", src)), first_year=first_year, length=length,
         basis=basis,
@@ -296,11 +342,70 @@ def parse_contract(raw: dict, src: str = "contract") -> ContractTerms:
         incentive_mode=mode, quality_gate=gate, risk_share=risk, indicators=inds,
         discount_rate=_num(src, "finance.discount_rate", fin.get("discount_rate", 0.035),
                            0.0, 0.2),
-        inflation=_num(src, "finance.inflation", fin.get("inflation", 0.02), -0.1, 0.3),
+        inflation=inflation,
         provider_reserve=None if reserve is None else _num(src, "finance.provider_reserve",
                                                            reserve, 0.0),
-        funders=tuple(funders), source=src,
+        funders=tuple(funders), source=src, **_multi_year(src, raw, length, inflation),
     )
+
+
+def _multi_year(src: str, raw: dict, length: int, inflation: float) -> dict:
+    """The multi-year terms as :class:`ContractTerms` keywords (absent tables: none)."""
+    cum = raw.get("cumulative", {})
+    _known(src, "cumulative", cum, {"loss_cap", "gain_cap"})
+    caps = {k: None if cum.get(k) is None else _num(src, f"cumulative.{k}", cum[k], 0.0, 10.0)
+            for k in ("loss_cap", "gain_cap")}
+    rec = raw.get("reconciliation")
+    return {"cumulative_loss_cap": caps["loss_cap"], "cumulative_gain_cap": caps["gain_cap"],
+            "reconciliation": None if rec is None else _risk_share(src, "reconciliation", rec),
+            "reopener": _reopener(src, raw.get("reopener"), length),
+            "indexation": _indexation(src, raw.get("indexation", {}), length, inflation)}
+
+
+def _reopener(src: str, raw, length: int) -> Reopener | None:
+    """``[reopener]``: ``year`` (2..length), ``factor`` (default 1), ``weights`` of the years
+    before it, oldest first (default ``[1.0]``: the year before)."""
+    if raw is None:
+        return None
+    _known(src, "reopener", raw, {"year", "factor", "weights"})
+    if "year" not in raw:
+        raise SpecError(src, "reopener.year", "is required (the contract year re-based first)")
+    year = int(_num(src, "reopener.year", raw["year"], 2, length, whole=True))
+    ws = raw.get("weights", [1.0])
+    if not isinstance(ws, list) or not 1 <= len(ws) <= year - 1:
+        raise SpecError(src, "reopener.weights", f"needs 1 to {year - 1} weights (the years "
+                        f"before year {year}, oldest first), got {shown(ws)}")
+    weights = tuple(_num(src, f"reopener.weights[{j}]", w, 0.0, 1.0) for j, w in enumerate(ws))
+    if abs(sum(weights) - 1.0) > 1e-9:
+        raise SpecError(src, "reopener.weights", f"must sum to 1, got {sum(weights):.4g}")
+    return Reopener(year, _num(src, "reopener.factor", raw.get("factor", 1.0), 0.0, 10.0),
+                    weights)
+
+
+def _indexation(src: str, raw, length: int, inflation: float) -> Indexation:
+    """``[indexation]``: ``method`` fixed / cpi / cost_index; for cpi, ``cpi`` (a rate or one
+    per contract year) and ``assumed_cpi`` (default ``finance.inflation``)."""
+    _known(src, "indexation", raw, {"method", "cpi", "assumed_cpi"})
+    method = raw.get("method", "fixed")
+    if method not in INDEXATIONS:
+        raise SpecError(src, "indexation.method", f"must be one of {INDEXATIONS}, got "
+                                                  f"{method!r}")
+    if method != "cpi":
+        for k in ("cpi", "assumed_cpi"):
+            if k in raw:
+                raise SpecError(src, f"indexation.{k}", "give it only with method = 'cpi'")
+        return Indexation(method)
+    if "cpi" not in raw:
+        raise SpecError(src, "indexation.cpi", "method 'cpi' needs cpi: a rate or one per "
+                                               "contract year")
+    cpi = raw["cpi"] if isinstance(raw["cpi"], list) else [raw["cpi"]] * length
+    if len(cpi) != length:
+        raise SpecError(src, "indexation.cpi", f"needs one rate per contract year ({length}), "
+                                               f"got {shown(raw['cpi'])}")
+    return Indexation("cpi", tuple(_num(src, f"indexation.cpi[{j}]", c, -0.1, 0.3)
+                                   for j, c in enumerate(cpi)),
+                      _num(src, "indexation.assumed_cpi", raw.get("assumed_cpi", inflation),
+                           -0.1, 0.3))
 
 
 def load_contract(path: Path | str) -> ContractTerms:
