@@ -823,7 +823,8 @@ def price(
         source = forecast_file
     sim = simulate_contract_costs(demand, spec, terms, seed)
     priced = apply_terms(sim, terms, spec)
-    _write_priced(target, priced, compare_mechanisms(sim, priced), terms, spec, source)
+    _write_priced(target, priced, compare_mechanisms(sim, priced, multi_year=True), terms,
+                  spec, source)
 
 
 @app.command()

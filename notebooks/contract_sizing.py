@@ -221,7 +221,7 @@ def price_contract(
     schedule = priced.schedule()
     summary = priced.summary()
     risk = priced.risk()
-    mechanisms = compare_mechanisms(window, priced)
+    mechanisms = compare_mechanisms(window, priced, multi_year=True)
     return mechanisms, priced, risk, schedule, summary, terms
 
 

@@ -109,7 +109,7 @@ def run_demo(out_dir: Path | str | OutputFolder = "cobic-demo-output",
     sim = simulate_contract_costs(DemandPaths.from_paths(paths), spec, terms, seed=seed)
     priced = apply_terms(sim, terms, spec)
     schedule, summary, risk = priced.schedule(), priced.summary(), priced.risk()
-    mechanisms = compare_mechanisms(sim, priced)
+    mechanisms = compare_mechanisms(sim, priced, multi_year=True)
     grown = _with_fitted_growth(paths, spec, terms, seed)
 
     tick(STEPS[4])

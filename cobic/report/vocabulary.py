@@ -69,6 +69,8 @@ MECHANISMS = {
     "per_child_month": "Per child per month",
     "case_rate": "Declining case rate (Kansas)",
     "cobic": "COBIC (this contract)",
+    "cobic_multi_year": "COBIC, reconciled over the whole contract",
+    "cobic_cost_index": "COBIC, capitation linked to the cost index",
 }
 
 EXIT_REASONS = {
