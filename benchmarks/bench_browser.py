@@ -1,0 +1,84 @@
+"""Benchmark: what a person waits for in the browser, as ratios to opening the page.
+
+Each notebook is served with ``marimo run`` and opened in headless Chromium (Playwright, as
+the browser tests do). Measured: the time from opening the page to its first headline (the
+notebook's ready marker, after its charts are drawn), and the time from a key press on a
+control to the page's new ready marker: a contract control (the capitation percentile) in
+contract sizing, a price lever (efficiency) and a demand lever (entries change, a new
+setting: 300 paths simulated) in the what-if budget. Targets: first headline within 5 s of
+opening on a quiet machine, a contract or price control within 200 ms, a demand lever
+within 1 s.
+
+Usage::
+
+    python benchmarks/bench_browser.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+OUT = Path(__file__).resolve().parent / "out"
+
+from tests.test_browser import ARGS, CHROMIUM, Served, _ready_run, _wait_ready  # noqa: E402
+
+
+def _press(page, slider: int, key: str = "ArrowRight") -> float:
+    """Seconds from a key press on slider ``slider`` to the page's new ready marker."""
+    run = _ready_run(page)
+    s = page.get_by_role("slider").nth(slider)
+    s.focus()
+    t0 = time.perf_counter()
+    s.press(key)
+    _wait_ready(page, before=run)
+    return time.perf_counter() - t0
+
+
+def measure(name: str, sliders: dict[str, int], repeat: int = 3) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    server = Served(name)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            page = browser.new_page(viewport={"width": 1440, "height": 2200})
+            t0 = time.perf_counter()
+            page.goto(server.url, timeout=120_000)
+            _wait_ready(page)
+            out = {"first_headline_s": round(time.perf_counter() - t0, 2)}
+            for label, index in sliders.items():
+                times = [_press(page, index) for _ in range(repeat)]
+                out[f"{label}_ms"] = round(sorted(times)[len(times) // 2] * 1000)
+            browser.close()
+    finally:
+        server.close()
+    return out
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    res = {
+        "contract_sizing": measure("contract_sizing", {"contract_control": 1}),
+        # with fitted growth the fixed-uplift sliders are hidden: 0 entries, 4 efficiency
+        "what_if_budget": measure("what_if_budget", {"demand_lever": 0, "price_lever": 4}),
+    }
+    targets = {"contract_control_ms": 200, "price_lever_ms": 200, "demand_lever_ms": 1000}
+    for nb, r in res.items():
+        opened = r["first_headline_s"]
+        print(f"{nb}: first headline {opened:.1f} s after opening (target 5 s, quiet machine: "
+              f"{'met' if opened <= 5 else 'NOT met'})")
+        for k, v in r.items():
+            if k in targets:
+                print(f"  {k.removesuffix('_ms').replace('_', ' ')}: {v} ms (median of 3; "
+                      f"ratio to opening {v / 1000 / opened:.3f}; target {targets[k]} ms: "
+                      f"{'met' if v <= targets[k] else 'NOT met'})")
+    (OUT / "browser.json").write_text(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()
