@@ -30,9 +30,15 @@ bench: $(STAMP)  ## benchmarks (not unit tests; see benchmarks/README.md)
 	$(BIN)/python benchmarks/bench_placement_mix.py
 	$(BIN)/python benchmarks/bench_memory.py
 	$(BIN)/python benchmarks/bench_design.py
+	$(BIN)/python benchmarks/bench_browser.py
 
 notebooks: $(STAMP)  ## open the notebooks as apps (one at a time: NB=contract_sizing)
 	$(BIN)/marimo run notebooks/$(or $(NB),contract_sizing).py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache cobic-demo-output benchmarks/out screenshots
+
+.PHONY: mutate
+mutate: $(STAMP)  ## mutation testing (slow; not part of `make test`): writes mutation/REPORT.md
+	$(BIN)/python mutation/run.py $(GROUPS) $(if $(BUDGET),--budget $(BUDGET))
+	$(BIN)/python mutation/named_mutants.py

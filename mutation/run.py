@@ -1,0 +1,203 @@
+"""Mutation testing of the money and demand maths (``make mutate``; not part of ``make test``).
+
+Each group of ``mutation/groups.toml`` is mutated with cosmic-ray in a COPY of the project
+(cosmic-ray edits source files in place; the working tree is never touched), running only
+that group's fast test files, and the survivors are written to ``mutation/REPORT.md``
+(equivalent mutants, listed in ``mutation/equivalent.toml`` with a one-line reason, are
+marked as such).
+
+    python mutation/run.py                       # every group
+    python mutation/run.py rules dates           # some groups
+    python mutation/run.py --budget 20           # stop each group after 20 minutes
+    python mutation/run.py --report-only         # rewrite REPORT.md from the last sessions
+
+Sessions are kept in ``$MUTATION_WORKDIR`` (default ``/tmp/cobic-mutation``): a run that was
+stopped resumes where it stopped (``--fresh`` starts over).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+WORK = Path(os.environ.get("MUTATION_WORKDIR", "/tmp/cobic-mutation"))
+SKIP = {".venv", ".git", "screenshots", "__pycache__", ".pytest_cache", ".ruff_cache",
+        "__marimo__", "out", "cobic-demo-output"}
+# the two-process determinism test is slow and does not test any one module's maths
+DESELECT = "not fresh_processes"
+
+
+def _copy(dest: Path) -> None:
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(ROOT, dest, ignore=lambda d, names: [n for n in names if n in SKIP])
+
+
+def _config(group: dict, cfg: dict, dest: Path) -> Path:
+    tests = " ".join(group["tests"])
+    py = sys.executable
+    text = (
+        "[cosmic-ray]\n"
+        f"module-path = {json.dumps(group['modules'])}\n"
+        f"timeout = {float(cfg.get('timeout', 120.0))}\n"
+        "excluded-modules = []\n"
+        f"test-command = \"{py} -m pytest -x -q -p no:cacheprovider -k '{DESELECT}' {tests}\"\n"
+        "\n[cosmic-ray.distributor]\nname = \"local\"\n"
+        "\n[cosmic-ray.filters.operators-filter]\n"
+        f"exclude-operators = {json.dumps(cfg.get('exclude-operators', []))}\n")
+    path = dest / "cosmic-ray.toml"
+    path.write_text(text)
+    return path
+
+
+def _env(dest: Path) -> dict:
+    # the copy first on the path (the venv's editable install points at the working tree)
+    return os.environ | {"PYTHONPATH": str(dest), "PYTHONHASHSEED": "0"}
+
+
+def run_group(name: str, group: dict, cfg: dict, budget_min: float | None, fresh: bool) -> None:
+    dest = WORK / name
+    session = dest / "session.sqlite"
+    bindir = Path(sys.executable).parent
+    if fresh or not session.exists():
+        _copy(dest)
+        conf = _config(group, cfg, dest)
+        subprocess.run([bindir / "cosmic-ray", "init", conf, session], cwd=dest, check=True)
+        subprocess.run([bindir / "cr-filter-operators", session, conf], cwd=dest, check=True)
+    conf = dest / "cosmic-ray.toml"
+    start = time.time()
+    proc = subprocess.Popen([bindir / "cosmic-ray", "exec", conf, session], cwd=dest,
+                            env=_env(dest))
+    try:
+        proc.wait(timeout=None if budget_min is None else budget_min * 60)
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+        proc.wait()
+        # cosmic-ray restores a file after each mutant; a stopped run may leave one mutated
+        for mod in group["modules"]:
+            shutil.copy2(ROOT / mod, dest / mod)
+        print(f"{name}: budget of {budget_min} min reached; resume with the same command")
+    (dest / "elapsed.txt").write_text(
+        str(float((dest / "elapsed.txt").read_text()) + time.time() - start
+            if (dest / "elapsed.txt").exists() and not fresh else time.time() - start))
+
+
+def _results(name: str) -> list[dict]:
+    dest = WORK / name
+    session = dest / "session.sqlite"
+    if not session.exists():
+        return []
+    bindir = Path(sys.executable).parent
+    out = subprocess.run([bindir / "cosmic-ray", "dump", session], capture_output=True,
+                         text=True, check=True).stdout
+    rows = []
+    for line in out.splitlines():
+        item, result = json.loads(line)
+        m = item["mutations"][0]
+        rows.append({"module": os.path.relpath(m["module_path"], dest)
+                     if os.path.isabs(m["module_path"]) else m["module_path"],
+                     "operator": m["operator_name"].removeprefix("core/"),
+                     "occurrence": m["occurrence"], "line": m["start_pos"][0],
+                     "status": None if result is None else (
+                         result["test_outcome"] if result["worker_outcome"] == "normal"
+                         else result["worker_outcome"]),
+                     "diff": "" if result is None else (result.get("diff") or "")})
+    return rows
+
+
+def _changed_lines(diff: str) -> tuple[str, str]:
+    old = [ln[1:].strip() for ln in diff.splitlines() if ln.startswith("-")
+           and not ln.startswith("---")]
+    new = [ln[1:].strip() for ln in diff.splitlines() if ln.startswith("+")
+           and not ln.startswith("+++")]
+    return " ".join(old), " ".join(new)
+
+
+def write_report(cfg: dict) -> None:
+    eq_path = HERE / "equivalent.toml"
+    equivalent = tomllib.loads(eq_path.read_text()).get("mutant", []) if eq_path.exists() else []
+    lines = ["# Mutation testing report", "",
+             "Generated by `make mutate` (`mutation/run.py`, cosmic-ray 8.7; groups, test "
+             "selections and excluded operators in `mutation/groups.toml`). Survivors marked "
+             "*equivalent* are listed in `mutation/equivalent.toml` with the reason.", "",
+             "| group | modules | mutants | run | killed | survived (equivalent) | timeout | "
+             "incompetent/error | not run | minutes |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    details = []
+    for name, group in cfg["groups"].items():
+        rows = _results(name)
+        if not rows:
+            lines.append(f"| {name} | {', '.join(group['modules'])} | not run | | | | | | | |")
+            continue
+        skipped = [r for r in rows if r["status"] == "skipped"]
+        rows = [r for r in rows if r["status"] != "skipped"]
+        st = [r["status"] for r in rows]
+        surv = [r for r in rows if r["status"] == "survived"]
+        n_eq = 0
+        for r in surv:
+            old, new = _changed_lines(r["diff"])
+            r["reason"] = next((e["reason"] for e in equivalent
+                                if e["module"] == r["module"] and e["old"] in old
+                                and e["new"] in new), None)
+            n_eq += r["reason"] is not None
+        el = WORK / name / "elapsed.txt"
+        minutes = f"{float(el.read_text()) / 60:.1f}" if el.exists() else "?"
+        lines.append(
+            f"| {name} | {', '.join(group['modules'])} | {len(rows)} (+{len(skipped)} "
+            f"filtered) | {sum(s is not None for s in st)} | {st.count('killed')} | "
+            f"{len(surv)} ({n_eq}) | {st.count('timeout')} | "
+            f"{st.count('incompetent') + st.count('exception')} | {st.count(None)} | "
+            f"{minutes} |")
+        if surv:
+            details += [f"## {name}", ""]
+            for r in sorted(surv, key=lambda r: (r["module"], r["line"])):
+                old, new = _changed_lines(r["diff"])
+                tag = f" — **equivalent**: {r['reason']}" if r["reason"] else ""
+                details.append(f"- `{r['module']}:{r['line']}` {r['operator']}"
+                               f"#{r['occurrence']}: `{old}` → `{new}`{tag}")
+            details.append("")
+    named = HERE / "named_mutants.json"
+    if named.exists():
+        data = json.loads(named.read_text())
+        details += ["## Hand-written mutants of issue 13 (`mutation/named_mutants.py`)", "",
+                    f"Unmutated copy passes: {data['unmutated_copy_passes']}.", "",
+                    "| mutant | file | killed by existing tests | killed by "
+                    "tests/test_mutation_kills.py |", "| --- | --- | --- | --- |"]
+        for m in data["mutants"]:
+            details.append(f"| {m['id']} | {m.get('file', '')} | "
+                           f"{m.get('killed_by_existing', m.get('error'))} | "
+                           f"{m.get('killed_by_new', '')} |")
+        details.append("")
+    notes = HERE / "NOTES.md"
+    if notes.exists():
+        details += [notes.read_text()]
+    (HERE / "REPORT.md").write_text("\n".join(lines + [""] + details) + "\n")
+    print(f"wrote {HERE / 'REPORT.md'}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("groups", nargs="*")
+    ap.add_argument("--budget", type=float, default=None, help="minutes per group")
+    ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--report-only", action="store_true")
+    args = ap.parse_args()
+    cfg = tomllib.loads((HERE / "groups.toml").read_text())
+    names = args.groups or list(cfg["groups"])
+    if not args.report_only:
+        for name in names:
+            run_group(name, cfg["groups"][name], cfg, args.budget, args.fresh)
+    write_report(cfg)
+
+
+if __name__ == "__main__":
+    main()
