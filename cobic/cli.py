@@ -789,7 +789,6 @@ def price(
     """Price a contract on forecast paths: per year and per path, summaries, mechanisms."""
     from cobic.contract import apply_terms, compare_mechanisms, load_contract
     from cobic.contract.calculator import simulate_contract_costs
-    from cobic.costs import DemandPaths, load_cost_spec, load_growth, with_growth
 
     _seed(seed)
     by_area = area is not None or panel is not None or s251 is not None
@@ -816,10 +815,7 @@ def price(
     if by_area:
         demand, spec, source = _area_demand_and_costs(area, panel, s251, terms, paths, seed)
     else:
-        spec = load_cost_spec(costs)
-        if growth is not None:
-            spec = with_growth(spec, *load_growth(growth))
-        demand = DemandPaths.from_table(_read_paths(forecast_file), str(forecast_file))
+        demand, spec = _paths_and_costs(forecast_file, costs, growth)
         source = forecast_file
     sim = simulate_contract_costs(demand, spec, terms, seed)
     priced = apply_terms(sim, terms, spec)
@@ -859,7 +855,6 @@ def design(
     from cobic.contract.calculator import simulate_contract_costs
     from cobic.contract.design import design as seek
     from cobic.contract.design import parse_target, sustainability_warnings, terms_toml
-    from cobic.costs import DemandPaths, load_cost_spec, load_growth, with_growth
 
     _seed(seed)
     targets = [parse_target(t) for t in target]
@@ -870,10 +865,8 @@ def design(
     fr_t = (check_output_file(frontier, inputs=inputs, suffixes=_TABLE_SUFFIXES, force=force,
                               what="--frontier") if frontier is not None else None)
     check_distinct(out_t, fr_t)
-    terms, spec = load_contract(contract), load_cost_spec(costs)
-    if growth is not None:
-        spec = with_growth(spec, *load_growth(growth))
-    demand = DemandPaths.from_table(_read_paths(forecast_file), str(forecast_file))
+    terms = load_contract(contract)
+    demand, spec = _paths_and_costs(forecast_file, costs, growth)
     sim = simulate_contract_costs(demand, spec, terms, seed)
     with err.status(f"cobic design: searching terms on {demand.n_paths:,} paths"):
         res = seek(sim, terms, spec, targets, objective=objective)
@@ -890,6 +883,17 @@ def design(
         out.print(f"[yellow]warning:[/] {w}")
     out.print(f"Designed contract written to {out_file}"
               + (f"; every candidate to {frontier}" if frontier else ""))
+
+
+def _paths_and_costs(forecast_file: Path, costs: Path, growth: Path | None):
+    """Demand from a paths file and the cost set, its fixed uplifts replaced by a fitted
+    growth when one is given (price and design)."""
+    from cobic.costs import DemandPaths, load_cost_spec, load_growth, with_growth
+
+    spec = load_cost_spec(costs)
+    if growth is not None:
+        spec = with_growth(spec, *load_growth(growth))
+    return DemandPaths.from_table(_read_paths(forecast_file), str(forecast_file)), spec
 
 
 def _area_demand_and_costs(area: str, panel: Path, s251: Path, terms, n_paths: int, seed: int):

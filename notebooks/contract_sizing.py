@@ -296,15 +296,9 @@ def show_headline(base_terms, cost_growth, mo, pl, priced, risk, schedule, summa
 
 
 @app.cell
-def _(charts, cost_bases, mo, np, pl, terms):
-    def _band(sim):
-        _t = sim.cost[:, :terms.length]
-        _q = np.quantile(_t, [0.1, 0.5, 0.9], axis=0)
-        return pl.DataFrame({"financial_year": [f"{y - 1}-{y % 100:02d}" for y in
-                                                sim.years[:terms.length]],
-                             "p10": _q[0], "p50": _q[1], "p90": _q[2]})
-
-    cost_bands = {name: _band(sim) for name, (_spec, sim) in cost_bases.items()}
+def _(charts, cost_bases, mo, terms):
+    cost_bands = {name: sim.first_years(terms.length).cost_band()
+                  for name, (_spec, sim) in cost_bases.items()}
     mo.vstack([
         mo.md("### The cost the capitation is set against, by year"),
         mo.ui.altair_chart(charts.cost_band_chart(

@@ -72,6 +72,14 @@ class SimulatedCosts:
     # ``cost_expected_prices``): fitted growth's path over its median path; 1 with fixed uplifts
     cost_growth: np.ndarray | None = None
 
+    def cost_band(self, quantiles=(0.1, 0.5, 0.9)) -> pl.DataFrame:
+        """``financial_year`` and the ``quantiles`` (columns ``p10 p50 p90``) of each contract
+        year's simulated cost over the paths."""
+        q = np.quantile(self.cost, quantiles, axis=0)
+        return pl.DataFrame({"financial_year": [f"{y - 1}-{y % 100:02d}" for y in self.years],
+                             **{f"p{round(p * 100)}": v
+                                for p, v in zip(quantiles, q, strict=True)}})
+
     def first_years(self, n: int) -> SimulatedCosts:
         """The first ``n`` contract years (to try shorter contracts without re-simulating)."""
         if not 1 <= n <= len(self.years):

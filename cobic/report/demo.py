@@ -126,7 +126,7 @@ def run_demo(out_dir: Path | str | OutputFolder = "cobic-demo-output",
             "Whole-contract totals across the paths"),
         "mechanisms": charts.mechanisms_chart(mechanisms),
         "cost_growth": charts.cost_band_chart(
-            {"fixed uplifts": _cost_band(sim), "fitted growth": _cost_band(grown["sim"])},
+            {"fixed uplifts": sim.cost_band(), "fitted growth": grown["sim"].cost_band()},
             "Cost by year under each cost-growth basis: median and P10-P90 band"),
     }
 
@@ -176,16 +176,9 @@ def _with_fitted_growth(paths, spec, terms, seed: int) -> dict:
             "growth": growth, "area": area}
 
 
-def _cost_band(sim) -> pl.DataFrame:
-    """``financial_year, p10, p50, p90`` of the simulated cost of each contract year."""
-    q = np.quantile(sim.cost, [0.1, 0.5, 0.9], axis=0)
-    return pl.DataFrame({"financial_year": [f"{y - 1}-{y % 100:02d}" for y in sim.years],
-                         "p10": q[0], "p50": q[1], "p90": q[2]})
-
-
 def _growth_table(sim, grown: dict) -> pl.DataFrame:
     """Cost by contract year, P10/P50/P90, with fixed uplifts and with fitted growth."""
-    fixed, fitted = _cost_band(sim), _cost_band(grown["sim"])
+    fixed, fitted = sim.cost_band(), grown["sim"].cost_band()
     return fixed.rename({c: f"fixed_{c}" for c in ("p10", "p50", "p90")}).join(
         fitted.rename({c: f"fitted_{c}" for c in ("p10", "p50", "p90")}), on="financial_year")
 
