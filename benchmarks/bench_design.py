@@ -25,7 +25,7 @@ import numpy as np
 
 from cobic.contract import apply_terms, load_contract
 from cobic.contract.calculator import simulate_contract_costs
-from cobic.contract.design import design, measures
+from cobic.contract.design import design, measures, payment_rule_bounds
 from cobic.costs import DemandPaths, default_unit_costs_path, load_cost_spec
 from cobic.data.ssda903 import read_ssda903
 from cobic.demand.api import forecast_episodes
@@ -93,6 +93,8 @@ def main() -> None:
               f"({secs / r.n_candidates * 1000:.2f} ms each, {secs / one_s:.0f}x one re-price); "
               f"feasible {r.feasible}; verified by re-pricing {ok}; target < {TARGET_S:g} s: "
               f"{'met' if secs < TARGET_S else 'NOT met'}")
+        for line in payment_rule_bounds(sim, targets):
+            print(f"    {line}")
         res["cases"][name] = {"seconds": round(secs, 3), "candidates": r.n_candidates,
                               "ms_per_candidate": round(secs / r.n_candidates * 1000, 3),
                               "ratio_to_reprice": round(secs / one_s, 1),

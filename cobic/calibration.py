@@ -240,14 +240,24 @@ class CostGrowth:
     theta: float = 0.0
     last_innovation: dict[str, float] = field(default_factory=dict)
 
-    def simulate(self, area: str, horizon: int, n_paths: int, seed: int) -> np.ndarray:
+    def simulate(self, area: str, horizon: int, n_paths: int, seed: int,
+                 market_seed: int | None = None) -> np.ndarray:
         """Cumulative growth factors ``[path, horizon]`` of ``area``'s spend per child-day,
-        relative to the origin year (1 = no growth)."""
+        relative to the origin year (1 = no growth).
+
+        With ``market_seed`` the market-wide part (the level's error and its yearly steps) is
+        drawn from that seed and the area's own part from ``seed``, so areas simulated with
+        one ``market_seed`` share the market on every path (a consortium of LAs buys in one
+        market); without it both come from ``seed``.
+        """
         rng = np.random.default_rng(seed)
+        market = rng if market_seed is None else np.random.default_rng(market_seed)
+        if market_seed is not None:
+            rng = np.random.default_rng([seed, 1])
         dev = self.deviation.get(area, 0.0)
         dev_se = self.deviation_se.get(area, self.noise_sd)
-        level = self.level + rng.normal(0, self.level_se, (n_paths, 1))
-        steps = np.cumsum(rng.normal(0, self.step_sd, (n_paths, horizon)), axis=1)
+        level = self.level + market.normal(0, self.level_se, (n_paths, 1))
+        steps = np.cumsum(market.normal(0, self.step_sd, (n_paths, horizon)), axis=1)
         own = rng.normal(dev, dev_se, (n_paths, 1))
         sd_e = self.noise_sd / math.sqrt(1 + self.theta ** 2)
         e = rng.normal(0, sd_e, (n_paths, horizon))

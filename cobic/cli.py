@@ -782,7 +782,12 @@ def price(
     s251: Annotated[Path | None, typer.Option(
         "--s251", help="With --area: the s251 outturn table.")] = None,
     paths: Annotated[int, typer.Option(
-        "--paths", help="With --area: simulated demand paths.")] = 1000,
+        "--paths", help="With --area (or areas in --lot): simulated demand paths.")] = 1000,
+    lot: Annotated[Path | None, typer.Option(
+        help="Instead of --forecast and --costs: a lot file (TOML) listing the LAs of a "
+        "regional or consortium contract, each with its own paths and cost set (or an area "
+        "of a panel and s251 table), optionally the placement groups of the lot (e.g. "
+        "residential only) and each LA's share of the outlay.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed for costs and indicators.")] = 0,
     force: Annotated[bool, typer.Option(help=_FORCE_HELP)] = False,
 ) -> None:
@@ -791,6 +796,12 @@ def price(
     from cobic.contract.calculator import simulate_contract_costs
 
     _seed(seed)
+    if lot is not None:
+        if any(v is not None for v in (forecast_file, costs, growth, area, panel, s251)):
+            _stop("--lot names every LA's paths and costs itself: give it without --forecast, "
+                  "--costs, --growth, --area, --panel or --s251")
+        _price_lot(lot, contract, out_dir, paths, seed, force)
+        return
     by_area = area is not None or panel is not None or s251 is not None
     if growth is not None and (by_area or costs is None):
         _stop("--growth goes with --costs (with --area the calibrated costs grow as fitted)")
@@ -820,22 +831,102 @@ def price(
     sim = simulate_contract_costs(demand, spec, terms, seed)
     priced = apply_terms(sim, terms, spec)
     _write_priced(target, priced, compare_mechanisms(sim, priced, multi_year=True), terms,
-                  spec, source)
+                  _costs_line(spec), source, spec=spec)
+
+
+def _costs_line(spec) -> str:
+    return (f"{spec.name} ({spec.source}), base price year "
+            f"{spec.base_price_year - 1}-{spec.base_price_year % 100:02d}")
+
+
+def _lot_costs(lot_file: Path, terms, n_paths: int, seed: int):
+    """The lot file read, every member's demand and costs loaded, and the lot simulated."""
+    from cobic.contract.lots import LotMember, load_lot, member_seed, simulate_lot_costs
+
+    spec = load_lot(lot_file)
+    for f in spec.files:
+        _input(f, f"--lot ({lot_file.name})")
+    if terms.method == "historic":
+        _stop("--lot: the contract's capitation is a historic outturn, indexed by one cost "
+              "set; a lot's capitation must come from its forecast (method forecast or "
+              "zero_based)")
+    members = []
+    for i, m in enumerate(spec.members):
+        if m.area is not None:
+            check_request(n_paths, 1)
+            demand, cost_set, _ = _area_demand_and_costs(m.area, spec.panel, spec.s251, terms,
+                                                         n_paths, member_seed(seed, i))
+        else:
+            demand, cost_set = _paths_and_costs(m.forecast, m.costs, m.growth)
+        members.append(LotMember(m.name, demand, cost_set, m.share))
+    try:
+        return spec, simulate_lot_costs(members, terms, seed, spec.groups)
+    except ValueError as e:
+        _stop(f"--lot {lot_file}: {e}")
+
+
+def _price_lot(lot_file: Path, contract: Path, out_dir: Path, n_paths: int, seed: int,
+               force: bool) -> None:
+    """``cobic price --lot``: the contract priced on the lot's summed costs, with the funding
+    by member and funder and the risk pooled."""
+    from cobic.contract import apply_terms, compare_mechanisms, load_contract
+    from cobic.contract.lots import load_lot
+
+    lot_file = _input(lot_file, "--lot")
+    files = load_lot(lot_file).files
+    target = check_output_folder(out_dir, inputs=(lot_file, _input(contract, "--contract"),
+                                                  *files), force=force)
+    terms = load_contract(contract)
+    spec, lc = _lot_costs(lot_file, terms, n_paths, seed)
+    priced = apply_terms(lc.combined, terms, None)
+    groups = "all placement groups" if spec.groups is None else ", ".join(spec.groups)
+    shares = "in the shares stated in the lot file" if lc.shares_stated else \
+        "in proportion to each member's expected cost (fixed before the contract starts)"
+    notes = [("Lot", f"{spec.name} ({lot_file}): {len(lc.names)} members "
+                     f"({', '.join(lc.names)}); {groups}"),
+             ("Funding", f"the outlay is split between the members {shares}, then between "
+                         "the contract's funders")]
+    extra = {"lot": lc.funding(priced), "pooling": lc.pooling()}
+    _write_priced(target, priced, compare_mechanisms(lc.combined, priced, multi_year=True),
+                  terms, "each member's own cost set (see lot)", f"the lot {spec.name}",
+                  extra=extra, extra_notes=notes)
+    fund = extra["lot"].select("member", "funder", (pl.col("share_of_outlay")).round(3)
+                               .alias("share"),
+                               (pl.col("expected_outlay") / 1e6).round(2).alias("outlay mean"),
+                               (pl.col("outlay_p90") / 1e6).round(2).alias("outlay P90"),
+                               (pl.col("expected_own_cost") / 1e6).round(2)
+                               .alias("own children's cost"))
+    out.print(_table(fund, f"{spec.name}: who pays what over the contract (GBP m)"))
+    saved = extra["pooling"]["p90_minus_mean"][-1]
+    if saved >= 0:
+        out.print(f"Pooling the members' risk lowers the margin from the mean to the P90 cost "
+                  f"by GBP {saved / 1e6:,.2f}m against the sum of the members' own margins.")
+    else:
+        out.print(f"Pooling does not lower the risk here: the lot's margin from the mean to "
+                  f"the P90 cost is GBP {-saved / 1e6:,.2f}m above the sum of the members' own "
+                  "margins (their costs move together, e.g. through the market-wide cost "
+                  "growth they share).")
 
 
 @app.command()
 @_guarded
 def design(
     contract: Annotated[Path, typer.Option(help="The starting contract terms TOML.")],
-    forecast_file: Annotated[Path, typer.Option(
-        "--forecast", help="Paths file from cobic forecast --paths-out (.csv or .parquet).")],
-    costs: Annotated[Path, typer.Option(help="Cost set TOML (models/costs/).")],
     out_file: Annotated[Path, typer.Option(
         "--out", help="The designed contract (TOML, which cobic price accepts).")],
-    target: Annotated[list[str], typer.Option(
+    forecast_file: Annotated[Path | None, typer.Option(
+        "--forecast", help="Paths file from cobic forecast --paths-out (.csv or .parquet).")
+    ] = None,
+    costs: Annotated[Path | None, typer.Option(help="Cost set TOML (models/costs/).")] = None,
+    lot: Annotated[Path | None, typer.Option(
+        help="Instead of --forecast and --costs: a lot file (as for cobic price --lot).")
+    ] = None,
+    paths: Annotated[int, typer.Option(
+        "--paths", help="With areas in --lot: simulated demand paths.")] = 1000,
+    target: Annotated[list[str] | None, typer.Option(
         "--target", help="MEASURE<=VALUE or MEASURE>=VALUE, repeatable, e.g. "
         "provider_loss_prob<=0.3, commissioner_p90<=520e6, provider_margin_mean>=0, "
-        "reserve_breach_prob<=0.1.")],
+        "reserve_breach_prob<=0.1.")] = None,
     growth: Annotated[Path | None, typer.Option(
         help="A fitted cost growth replacing the cost set's fixed uplifts (as for price).")
     ] = None,
@@ -857,18 +948,34 @@ def design(
     from cobic.contract.design import parse_target, sustainability_warnings, terms_toml
 
     _seed(seed)
+    if not target:
+        _stop("give at least one --target, e.g. --target 'provider_loss_prob<=0.3'")
     targets = [parse_target(t) for t in target]
-    inputs = (_input(forecast_file, "--forecast"), _input(contract, "--contract"),
-              _input(costs, "--costs")) + ((_input(growth, "--growth"),) if growth else ())
+    if lot is not None:
+        if any(v is not None for v in (forecast_file, costs, growth)):
+            _stop("--lot names every LA's paths and costs itself: give it without --forecast, "
+                  "--costs or --growth")
+        from cobic.contract.lots import load_lot
+
+        lot = _input(lot, "--lot")
+        inputs = (lot, _input(contract, "--contract"), *load_lot(lot).files)
+    else:
+        if forecast_file is None or costs is None:
+            _stop("give --forecast PATHS and --costs TOML, or --lot TOML")
+        inputs = (_input(forecast_file, "--forecast"), _input(contract, "--contract"),
+                  _input(costs, "--costs")) + ((_input(growth, "--growth"),) if growth else ())
     out_t = check_output_file(out_file, inputs=inputs, suffixes=(".toml",), force=force,
                               what="--out")
     fr_t = (check_output_file(frontier, inputs=inputs, suffixes=_TABLE_SUFFIXES, force=force,
                               what="--frontier") if frontier is not None else None)
     check_distinct(out_t, fr_t)
     terms = load_contract(contract)
-    demand, spec = _paths_and_costs(forecast_file, costs, growth)
-    sim = simulate_contract_costs(demand, spec, terms, seed)
-    with err.status(f"cobic design: searching terms on {demand.n_paths:,} paths"):
+    if lot is not None:
+        sim, spec = _lot_costs(lot, terms, paths, seed)[1].combined, None
+    else:
+        demand, spec = _paths_and_costs(forecast_file, costs, growth)
+        sim = simulate_contract_costs(demand, spec, terms, seed)
+    with err.status(f"cobic design: searching terms on {sim.cost.shape[0]:,} paths"):
         res = seek(sim, terms, spec, targets, objective=objective)
     if fr_t is not None:
         _write_table(res.frontier, fr_t, "design")
@@ -952,14 +1059,17 @@ def _check_priced_terms(priced_dir: Path, terms, contract: Path) -> None:
               "price again")
 
 
-def _write_priced(target, priced, mechanisms: pl.DataFrame, terms, spec, source) -> None:
+def _write_priced(target, priced, mechanisms: pl.DataFrame, terms, costs_line: str, source,
+                  extra: dict[str, pl.DataFrame] | None = None,
+                  extra_notes: list[tuple[str, str]] = (), spec=None) -> None:
+    from cobic.contract.calculator import indicator_cost_note
     from cobic.contract.design import sustainability_warnings
     from cobic.report.workbook import write_workbook
 
     warnings_ = sustainability_warnings(priced, terms)
 
     tables = {"schedule": priced.schedule(), "summary": priced.summary(), "risk": priced.risk(),
-              "mechanisms": mechanisms, "by_path_year": priced.by_path_year()}
+              "mechanisms": mechanisms, **(extra or {}), "by_path_year": priced.by_path_year()}
     with output_folder(target, "price") as tmp:
         for name, df in tables.items():
             df.write_csv(tmp / f"{name}.csv")
@@ -970,18 +1080,19 @@ def _write_priced(target, priced, mechanisms: pl.DataFrame, terms, spec, source)
                          f"{terms.first_year - 1}-{terms.first_year % 100:02d}, basis "
                          f"{terms.basis}, capitation {terms.method} at "
                          f"P{round(terms.point * 100)}"),
-            ("Costs", f"{spec.name} ({spec.source}), base price year "
-                      f"{spec.base_price_year - 1}-{spec.base_price_year % 100:02d}"),
+            ("Costs", costs_line),
             ("Demand", f"{priced.n_paths:,} forecast paths from {source}"),
+            *extra_notes,
             ("Money", "GBP, nominal unless marked real (deflated by the inflation assumption) or "
                       "pv (real, discounted at the Green Book rate; year 1 undiscounted)"),
             ("Signs", "variance = actual cost - capitated payment; provider share + "
                       "commissioner share = variance; provider margin = net to provider - cost"),
+            ("Indicators", indicator_cost_note(terms)),
             *[("Warning", w) for w in warnings_],
         ]
         sheets = {k: v for k, v in tables.items() if k != "by_path_year"}
         sheets["by_path_year (first 5k)"] = tables["by_path_year"].head(5000)
-        write_workbook(tmp / "contract.xlsx", sheets, notes)
+        write_workbook(tmp / "contract.xlsx", sheets, notes, spec=spec, terms=terms)
 
     def m(c: str) -> pl.Expr:
         return (pl.col(c) / 1e6).round(2)

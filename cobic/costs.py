@@ -508,6 +508,30 @@ class DemandPaths:
                            None if self.population is None else self.population[idx])
 
 
+    def only_groups(self, groups: tuple[str, ...]) -> DemandPaths:
+        """The demand of a lot over some placement groups (e.g. a residential-only lot).
+
+        Child-days are those of ``groups``; entries, exits, moves and days by duration, which
+        are not known by group, are pro-rated by the groups' share of child-days on each path
+        and year (a stated approximation: a residential lot is charged the case management
+        of its share of the days in care).
+        """
+        unknown = [g for g in groups if g not in self.groups]
+        if unknown or not groups:
+            raise ValueError(f"the lot's placement groups {list(groups)} must be among the "
+                             f"forecast's {list(self.groups)}"
+                             + ("; a forecast of the stock alone has no groups: forecast "
+                                "from SSDA903 episodes" if self.groups == ("all",) else ""))
+        idx = [self.groups.index(g) for g in groups]
+        cd = self.child_days[:, :, idx]
+        total = self.child_days.sum(axis=2)
+        share = np.divide(cd.sum(axis=2), total, out=np.zeros_like(total), where=total > 0)
+        dur = None if self.days_by_duration is None else \
+            self.days_by_duration * share[:, :, None]
+        return DemandPaths(self.years, tuple(groups), cd, self.entries * share,
+                           self.exits * share, self.moves * share, dur, self.population)
+
+
 def _from_stock(years, stock: np.ndarray, population) -> DemandPaths:
     """Child-days from stock paths only: the mean of the stock on the 31 March before and
     after x 365 (the first year uses its own stock at both ends); events unknown."""
@@ -543,9 +567,10 @@ def year_factors(spec: CostSpec, groups: tuple[str, ...], year0: int, n_years: i
 
 
 def growth_paths(spec: CostSpec, year0: int, n_years: int, n_paths: int, seed: int = 0,
-                 uncertain: bool = True) -> np.ndarray:
+                 uncertain: bool = True, market_seed: int | None = None) -> np.ndarray:
     """``[path, year]`` cost-growth factors of contract years 1..n relative to the cost set's
-    base price year, from its fitted growth model (its median path when not ``uncertain``)."""
+    base price year, from its fitted growth model (its median path when not ``uncertain``;
+    ``market_seed``: see :meth:`cobic.calibration.CostGrowth.simulate`)."""
     lead = year0 - spec.base_price_year
     if lead < 0:
         raise ValueError(f"cost set {spec.name!r} is calibrated to {spec.base_price_year}, after "
@@ -555,12 +580,13 @@ def growth_paths(spec: CostSpec, year0: int, n_years: int, n_paths: int, seed: i
         step = gm.level + gm.deviation.get(spec.growth_area, 0.0)
         g = np.exp(step * np.arange(1, lead + n_years + 1))[None, :].repeat(n_paths, axis=0)
     else:
-        g = gm.simulate(spec.growth_area, lead + n_years, n_paths, seed + 11)
+        g = gm.simulate(spec.growth_area, lead + n_years, n_paths, seed + 11,
+                        None if market_seed is None else market_seed + 11)
     return g[:, lead:lead + n_years]
 
 
-def _price_factors(demand: DemandPaths, spec: CostSpec, seed: int, uncertain: bool
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _price_factors(demand: DemandPaths, spec: CostSpec, seed: int, uncertain: bool,
+                   market_seed: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Weekly costs in year 0 ``[G]``, placement factors ``[P or 1, Y, G]`` and
     case-management factors (from the base price year) ``[P or 1, Y]``."""
     groups = demand.groups
@@ -572,7 +598,7 @@ def _price_factors(demand: DemandPaths, spec: CostSpec, seed: int, uncertain: bo
     cmf = spec.case_management_factor(year0, np.arange(1, Y + 1))[None, :]
     if spec.growth is not None:  # fitted, uncertain growth replaces the fixed uplifts
         eff = (1 - spec.efficiency) ** np.arange(1, Y + 1)
-        g = growth_paths(spec, year0, Y, P, seed, uncertain) * eff[None, :]  # [P, Y]
+        g = growth_paths(spec, year0, Y, P, seed, uncertain, market_seed) * eff[None, :]
         f, cmf = np.broadcast_to(g[:, :, None], (P, Y, G)), g
     return weekly0, f, cmf
 
@@ -642,16 +668,18 @@ def _high_cost(rng: np.random.Generator, demand: DemandPaths, spec: CostSpec,
 
 
 def simulate_costs(demand: DemandPaths, spec: CostSpec, seed: int = 0,
-                   uncertain: bool = True) -> CostPaths:
+                   uncertain: bool = True, market_seed: int | None = None) -> CostPaths:
     """Cost of every demand path in every contract year (``demand.years`` are the contract
-    years; year 0 is the financial year before the first)."""
+    years; year 0 is the financial year before the first). ``market_seed``: the seed of the
+    market-wide part of fitted cost growth, shared by the LAs of a lot (see
+    :meth:`cobic.calibration.CostGrowth.simulate`)."""
     groups = demand.groups
     missing = [g for g in groups if g not in spec.weekly]
     if missing:
         raise ValueError(f"cost set {spec.name!r} has no weekly cost for {missing}")
     P, Y, G = demand.child_days.shape
     rng = np.random.default_rng(seed)
-    weekly0, f, cmf = _price_factors(demand, spec, seed, uncertain)
+    weekly0, f, cmf = _price_factors(demand, spec, seed, uncertain, market_seed)
     mult = np.ones((P, 1, G))
     if uncertain and spec.unit_cost_cv > 0:
         s2 = np.log(1 + spec.unit_cost_cv**2)

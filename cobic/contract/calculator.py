@@ -46,7 +46,7 @@ from cobic.costs import (
 )
 
 __all__ = ["Priced", "price", "apply_terms", "SimulatedCosts", "simulate_contract_costs",
-           "discount_factors", "QUANTILE_COLUMNS"]
+           "discount_factors", "QUANTILE_COLUMNS", "cost_scores", "indicator_cost_note"]
 
 QUANTILE_COLUMNS = {"p10": 0.10, "p50": 0.50, "p80": 0.80, "p90": 0.90}
 
@@ -71,6 +71,7 @@ class SimulatedCosts:
     # [path, year] realised over assumed cost growth (the price factor of ``cost`` over that of
     # ``cost_expected_prices``): fitted growth's path over its median path; 1 with fixed uplifts
     cost_growth: np.ndarray | None = None
+    groups: tuple[str, ...] = ()  # the placement groups of components.placements
 
     def cost_band(self, quantiles=(0.1, 0.5, 0.9)) -> pl.DataFrame:
         """``financial_year`` and the ``quantiles`` (columns ``p10 p50 p90``) of each contract
@@ -92,14 +93,18 @@ class SimulatedCosts:
         growth = None if self.cost_growth is None else self.cost_growth[:, :n]
         return SimulatedCosts(self.years[:n], self.cost[:, :n],
                               self.cost_expected_prices[:, :n], self.child_days[:, :n], comp,
-                              self.indicator_noise[:, :n], dur, tail, growth)
+                              self.indicator_noise[:, :n], dur, tail, growth, self.groups)
 
 
 def simulate_contract_costs(demand: DemandPaths, costs: CostSpec, terms: ContractTerms,
-                            seed: int = 0) -> SimulatedCosts:
-    """Simulate costs for the contract years (done once; terms can then change freely)."""
+                            seed: int = 0, market_seed: int | None = None) -> SimulatedCosts:
+    """Simulate costs for the contract years (done once; terms can then change freely).
+
+    ``market_seed`` seeds the market-wide part of a fitted cost growth (the LAs of a lot share
+    it: :mod:`cobic.contract.lots`); by default it comes from ``seed`` with the rest.
+    """
     window = demand.window(terms.first_year, terms.length)
-    c = simulate_costs(window, costs, seed=seed, uncertain=True)
+    c = simulate_costs(window, costs, seed=seed, uncertain=True, market_seed=market_seed)
     c0 = simulate_costs(window, costs, seed=seed, uncertain=False)
     rng = np.random.default_rng(seed + 1)
     noise = rng.standard_normal((window.n_paths, terms.length, max(len(terms.indicators), 1)))
@@ -107,17 +112,18 @@ def simulate_contract_costs(demand: DemandPaths, costs: CostSpec, terms: Contrac
                           noise, window.days_by_duration,
                           expected_high_cost(window, costs, seed=seed),
                           _cost_growth(costs, terms.first_year - 1, window.child_days.shape[:2],
-                                       seed))
+                                       seed, market_seed), window.groups)
 
 
-def _cost_growth(costs: CostSpec, year0: int, shape: tuple[int, int], seed: int) -> np.ndarray:
+def _cost_growth(costs: CostSpec, year0: int, shape: tuple[int, int], seed: int,
+                 market_seed: int | None = None) -> np.ndarray:
     """``[path, year]`` realised over assumed cost growth: the fitted growth path that
     :func:`cobic.costs.simulate_costs` drew (same seed) over its median path; 1 everywhere
     when the cost set has fixed uplifts (no growth risk)."""
     if costs.growth is None:
         return np.ones(shape)
     P, Y = shape
-    return (growth_paths(costs, year0, Y, P, seed, uncertain=True)
+    return (growth_paths(costs, year0, Y, P, seed, uncertain=True, market_seed=market_seed)
             / growth_paths(costs, year0, Y, P, seed, uncertain=False))
 
 
@@ -295,15 +301,48 @@ def _capitation(sim: SimulatedCosts, terms: ContractTerms, costs: CostSpec | Non
     return terms.historic_outturn * (1 + u) ** (ys - terms.historic_year) * (1 - e) ** k
 
 
+def cost_scores(cost: np.ndarray) -> np.ndarray:
+    """``[path, year]`` normal scores of each path's cost within its year:
+    ``Phi^-1((rank + 1/2) / P)``, standard normal across paths whatever the cost's shape."""
+    from scipy.special import ndtri
+
+    ranks = np.argsort(np.argsort(cost, axis=0, kind="stable"), axis=0, kind="stable")
+    return ndtri((ranks + 0.5) / cost.shape[0])
+
+
 def _indicator_values(sim: SimulatedCosts, terms: ContractTerms) -> np.ndarray:
-    """``[path, year, k]``: baseline + improvement x year + sd x the simulated noise."""
+    """``[path, year, k]``: baseline + improvement x year + sd x noise.
+
+    The noise of indicator ``k`` is ``r_k z + sqrt(1 - r_k^2) e_k``: ``e_k`` its own standard
+    normal draws, ``z`` the normal score of the path's cost in that year
+    (:func:`cost_scores`) and ``r_k`` its ``cost_correlation`` (0 by default: independent of
+    cost, the noise is ``e_k`` alone).
+    """
     ind = terms.indicators
     if not ind:
         return np.zeros(sim.cost.shape + (0,))
     base = np.array([[i.baseline + i.improvement * (y + 1) for i in ind]
                      for y in range(terms.length)])
     sd = np.array([i.sd for i in ind])
-    return base[None, :, :] + sd[None, None, :] * sim.indicator_noise[:, :, :len(ind)]
+    noise = sim.indicator_noise[:, :, :len(ind)]
+    r = np.array([i.cost_correlation for i in ind])
+    if np.any(r != 0):
+        noise = (r[None, None, :] * cost_scores(sim.cost)[:, :, None]
+                 + np.sqrt(1 - r * r)[None, None, :] * noise)
+    return base[None, :, :] + sd[None, None, :] * noise
+
+
+def indicator_cost_note(terms: ContractTerms) -> str:
+    """How the indicators' simulated outcomes relate to cost, in words (for every report)."""
+    moved = [i for i in terms.indicators if i.cost_correlation != 0]
+    if not terms.indicators:
+        return "no outcome indicators"
+    if not moved:
+        return ("indicator outcomes are simulated independently of cost on each path (the "
+                "default; set cost_correlation on an indicator to make it move with cost)")
+    return "indicator outcomes move with cost on each path: " + "; ".join(
+        f"{i.name} correlation {i.cost_correlation:+.2f}" for i in moved) + \
+        " (the others independent of cost)"
 
 
 def apply_terms(sim: SimulatedCosts, terms: ContractTerms, costs: CostSpec | None = None

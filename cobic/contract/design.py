@@ -50,6 +50,7 @@ from cobic.contract.terms import BASES, Band, ContractTerms, Indicator, RiskShar
 from cobic.costs import CostSpec
 
 __all__ = ["MEASURES", "Target", "parse_target", "measures", "provider_reserve", "Space",
+           "payment_rule_bounds",
            "candidate_terms", "DesignResult", "design", "terms_toml",
            "sustainability_warnings"]
 
@@ -646,8 +647,45 @@ def design(sim: SimulatedCosts, base_terms: ContractTerms, costs: CostSpec | Non
         for s in _best_seeds(rows, _score(rows, targets, scales, objective), space.refine):
             _evaluate(sim, base_terms, costs, _neighbours(s, tried), seen)
     rows = list(seen.values())
-    return _result(rows, _score(rows, targets, scales, objective), targets, objective,
-                   _notes(base_terms))
+    notes = _notes(base_terms) + tuple(payment_rule_bounds(sim, targets))
+    return _result(rows, _score(rows, targets, scales, objective), targets, objective, notes)
+
+
+_OUTLAY_POINTS = {"commissioner_p50": 0.5, "commissioner_p80": 0.8, "commissioner_p90": 0.9}
+
+
+def payment_rule_bounds(sim: SimulatedCosts, targets: Sequence[Target | str]) -> list[str]:
+    """Pairs of targets that *no* payment rule can meet together on these paths.
+
+    The provider makes no loss on a path only where the commissioner pays at least its
+    whole-contract cost ``A``. So a contract with P(provider loss) <= ``a`` and a commissioner
+    outlay whose ``q`` quantile is at most ``x`` needs ``A <= x`` on at least
+    ``k_q + ceil(P (1 - a)) - P`` of the ``P`` paths, ``k_q = floor(q (P - 1)) + 1`` being the
+    paths at or below the (linearly interpolated) ``q`` quantile. When fewer paths have
+    ``A <= x``, whatever the capitation, bands, caps or incentives, the pair is out of reach.
+
+    Returns
+    -------
+    list of str
+        One plain-English line per such pair (empty when the bound rules nothing out).
+    """
+    targets = _targets(targets)
+    total = sim.cost.sum(axis=1)
+    P = total.size
+    loss = [t for t in targets if t.measure == "provider_loss_prob" and t.upper]
+    outlay = [t for t in targets if t.measure in _OUTLAY_POINTS and t.upper]
+    lines = []
+    for a, x in itertools.product(loss, outlay):
+        q = _OUTLAY_POINTS[x.measure]
+        need = math.floor(q * (P - 1)) + 1 + math.ceil(P * (1 - a.value) - 1e-9) - P
+        have = int((total <= x.value).sum())
+        if have < need:
+            lines.append(
+                f"No payment rule can meet both {a} and {x} on these paths: the provider "
+                f"makes no loss only where the commissioner pays at least the cost, so the "
+                f"whole-contract cost would have to be at most {_fmt(x.measure, x.value)} on "
+                f"at least {need / P:.1%} of the paths; it is on {have / P:.1%}.")
+    return lines
 
 
 def _notes(base: ContractTerms) -> tuple[str, ...]:
@@ -806,7 +844,7 @@ def _indicator_lines(ind: Indicator) -> list[str]:
         steps = ", ".join(f"{{ at = {_f(a)}, payout = {_f(p)} }}" for a, p in ind.steps)
         lines.append(f"steps = [ {steps} ]")
     return lines + [f"baseline = {_f(ind.baseline)}", f"improvement = {_f(ind.improvement)}",
-                    f"sd = {_f(ind.sd)}"]
+                    f"sd = {_f(ind.sd)}", f"cost_correlation = {_f(ind.cost_correlation)}"]
 
 
 def _multi_year_lines(t: ContractTerms) -> list[str]:

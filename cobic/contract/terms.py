@@ -60,6 +60,9 @@ class Indicator:
     baseline: float
     improvement: float  # expected change per year
     sd: float  # year-to-year noise of the observed value
+    # correlation of the observed value's noise with the contract year's cost on a path (0:
+    # independent of cost, the default; > 0: the value is higher when cost is higher)
+    cost_correlation: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,8 @@ def _step(src: str, key: str, raw) -> tuple[float, float]:
 def _indicator(src: str, i: int, raw: dict, length: int) -> Indicator:
     key = f"indicators[{i}]"
     _known(src, key, raw, {"name", "direction", "floor", "target", "weight", "weights",
-                           "scoring", "steps", "baseline", "improvement", "sd"})
+                           "scoring", "steps", "baseline", "improvement", "sd",
+                           "cost_correlation"})
     for req in ("name", "direction", "floor", "target"):
         if req not in raw:
             raise SpecError(src, f"{key}.{req}", "is required")
@@ -251,6 +255,8 @@ def _indicator(src: str, i: int, raw: dict, length: int) -> Indicator:
         baseline=_num(src, f"{key}.baseline", raw.get("baseline", floor)),
         improvement=_num(src, f"{key}.improvement", raw.get("improvement", 0.0)),
         sd=_num(src, f"{key}.sd", raw.get("sd", 0.0), 0.0),
+        cost_correlation=_num(src, f"{key}.cost_correlation", raw.get("cost_correlation", 0.0),
+                              -1.0, 1.0),
     )
 
 

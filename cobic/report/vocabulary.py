@@ -192,6 +192,14 @@ COLUMNS: dict[str, Column] = {
     "coverage_80": Column("Inside the 80% interval", _S),
     "coverage_95": Column("Inside the 95% interval", _S),
     "interval_score_80": Column("80% interval score (children)", "number"),
+    # lots and pooled budgets
+    "member": Column("Member LA"), "funder": Column("Funder"),
+    "share_of_outlay": Column("Share of the outlay", _S),
+    "expected_outlay": Column("Pays: average", _M),
+    "expected_own_cost": Column("Its own children's cost: average", _M),
+    "part": Column("Part"), "mean_cost": Column("Cost: average", _M),
+    "p90_cost": Column("Cost: P90 (bad case)", _M),
+    "p90_minus_mean": Column("Risk margin (P90 less average)", _M),
     # inputs
     "assumption": Column("Assumption"), "section": Column("Section"),
     "unit": Column("Unit"),
@@ -208,6 +216,7 @@ TABLES: dict[str, dict[str, Column]] = {
                "baseline": Column("Baseline", _M), "scenario": Column("Scenario", _M),
                "difference": Column("Difference", _M)},
     "risk": {"value": Column("Value", "number")},
+    "lot": {"outlay_p90": Column("Pays: P90 (bad case)", _M)},
     "fan": {"median": Column("Median", _N)},
 }
 

@@ -35,7 +35,7 @@ _BAD = str.maketrans({c: " " for c in "[]:*?/\\"})
 def sheet_kind(name: str) -> str | None:
     """The vocabulary's table kind for a sheet, from its name."""
     n = name.lower()
-    for k in ("forecast", "summary", "risk", "cost_growth", "budget"):
+    for k in ("forecast", "summary", "risk", "cost_growth", "budget", "lot"):
         if k in n:
             return k
     return None
@@ -145,7 +145,9 @@ def inputs_table(spec=None, terms=None) -> pl.DataFrame:
         for ind in terms.indicators:
             for what, v in (("baseline", ind.baseline), ("floor", ind.floor),
                             ("target", ind.target), ("expected change a year", ind.improvement),
-                            ("year-to-year noise (SD)", ind.sd)):
+                            ("year-to-year noise (SD)", ind.sd),
+                            ("correlation with cost on a path (0: independent)",
+                             ind.cost_correlation)):
                 rows.append(("Outcome indicators", f"{ind.name}: {what}", v, "",
                              "[I] illustrative, from DfE England values" if what == "baseline"
                              else design))
