@@ -61,3 +61,51 @@ def test_an_infeasible_target_set_exits_2_with_the_nearest_values(paths_file, tm
 def test_a_bad_target_is_named(paths_file, tmp_path):
     r = runner.invoke(app, _args(paths_file, tmp_path / "d.toml", "provider_los_prob<=0.3"))
     assert r.exit_code == 2 and "provider_los_prob" in r.output
+
+
+@pytest.fixture(scope="module")
+def demo_paths(tmp_path_factory):
+    """The demo LA's forecast as the demo makes it (stockflow, 8 years, 1,000 paths, seed 1)."""
+    d = tmp_path_factory.mktemp("demo")
+    p = d / "paths.parquet"
+    r = runner.invoke(app, ["forecast", "--episodes", str(fixtures_dir() / "synthetic_la"),
+                            "--horizon", "8", "--paths", "1000", "--seed", "1",
+                            "--out", str(d / "f.csv"), "--paths-out", str(p)])
+    assert r.exit_code == 0, r.output
+    return p
+
+
+def _priced(paths, contract, out, growth=None):
+    args = ["price", "--forecast", str(paths), "--contract", str(contract), "--costs",
+            str(models_dir() / "costs" / "england_2024_25.toml"), "--seed", "1",
+            "--out", str(out)]
+    r = runner.invoke(app, args + (["--growth", str(growth)] if growth else []))
+    assert r.exit_code == 0, r.output
+    risk = pl.read_csv(out / "risk.csv")
+    summary = pl.read_csv(out / "summary.csv")
+    return (risk.filter(pl.col("measure").str.contains("makes a loss"))["value"][0],
+            summary.filter(pl.col("measure") == "commissioner_outlay")["p90"][0])
+
+
+def test_demo_la_goal_seek_within_the_shipped_p90(demo_paths, tmp_path):
+    """The issue's case on the demo LA, priced with the fitted cost growth: terms with
+    P(provider loss) <= 0.3 and a commissioner P90 at most the shipped contract's, checked by
+    pricing the written terms again; with the fixed uplifts the pair is refused (exit 2) with
+    the reason no payment rule can meet it."""
+    growth = models_dir() / "costs" / "growth_england_2024_25.toml"
+    shipped = models_dir() / "contracts" / "cobic_7yr.toml"
+    _, p90 = _priced(demo_paths, shipped, tmp_path / "shipped", growth)
+    out = tmp_path / "designed.toml"
+    args = ["design", "--forecast", str(demo_paths), "--contract", str(shipped), "--costs",
+            str(models_dir() / "costs" / "england_2024_25.toml"), "--seed", "1",
+            "--target", "provider_loss_prob<=0.3", "--target", f"commissioner_p90<={p90!r}"]
+    r = runner.invoke(app, args + ["--growth", str(growth), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    p_loss, p90_new = _priced(demo_paths, out, tmp_path / "again", growth)
+    assert p_loss <= 0.3 + 1e-9 and p90_new <= p90
+    # fixed uplifts: the shipped P90 is too low for any rule (the bound is in the message)
+    _, p90_fixed = _priced(demo_paths, shipped, tmp_path / "fixed")
+    args[-1] = f"commissioner_p90<={p90_fixed!r}"
+    r = runner.invoke(app, args + ["--out", str(tmp_path / "no.toml")])
+    assert r.exit_code == 2 and "No payment rule can meet both" in r.output
+    assert not (tmp_path / "no.toml").exists()
