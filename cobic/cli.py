@@ -850,19 +850,40 @@ def _lot_costs(lot_file: Path, terms, n_paths: int, seed: int):
         _stop("--lot: the contract's capitation is a historic outturn, indexed by one cost "
               "set; a lot's capitation must come from its forecast (method forecast or "
               "zero_based)")
-    members = []
+    members, rows = [], []
     for i, m in enumerate(spec.members):
         if m.area is not None:
             check_request(n_paths, 1)
-            demand, cost_set, _ = _area_demand_and_costs(m.area, spec.panel, spec.s251, terms,
-                                                         n_paths, member_seed(seed, i))
+            demand, cost_set, source = _area_demand_and_costs(
+                m.area, spec.panel, spec.s251, terms, n_paths, member_seed(seed, i))
         else:
             demand, cost_set = _paths_and_costs(m.forecast, m.costs, m.growth)
+            source = str(m.forecast)
         members.append(LotMember(m.name, demand, cost_set, m.share))
+        rows.append(_member_row(m.name, source, cost_set))
     try:
-        return spec, simulate_lot_costs(members, terms, seed, spec.groups)
+        return spec, simulate_lot_costs(members, terms, seed, spec.groups), pl.DataFrame(rows)
     except ValueError as e:
         _stop(f"--lot {lot_file}: {e}")
+
+
+def _member_row(name: str, source: str, spec) -> dict:
+    """What a lot member was priced on, for the workbook (each member's own cost set)."""
+    from cobic.report.vocabulary import label
+
+    weekly = "; ".join(f"{label(g)} GBP {v:,.0f}" for g, v in spec.weekly.items())
+    growth = (f"fitted growth ({spec.growth_area})" if spec.growth is not None else
+              f"fixed uplift {spec.indexation.get('default', 0.0):.1%} a year, efficiency "
+              f"{spec.efficiency:.1%}")
+    return {"member": name, "demand": source, "cost_set": f"{spec.name} ({spec.source})",
+            "base_price_year": _fy_text(spec.base_price_year),
+            "weekly_costs": weekly, "cost_growth": growth,
+            "case_management_per_child_month": spec.per_child_month,
+            "overhead_rate": spec.overhead_rate}
+
+
+def _fy_text(year: int) -> str:
+    return f"{year - 1}-{year % 100:02d}"
 
 
 def _price_lot(lot_file: Path, contract: Path, out_dir: Path, n_paths: int, seed: int,
@@ -877,7 +898,7 @@ def _price_lot(lot_file: Path, contract: Path, out_dir: Path, n_paths: int, seed
     target = check_output_folder(out_dir, inputs=(lot_file, _input(contract, "--contract"),
                                                   *files), force=force)
     terms = load_contract(contract)
-    spec, lc = _lot_costs(lot_file, terms, n_paths, seed)
+    spec, lc, members = _lot_costs(lot_file, terms, n_paths, seed)
     priced = apply_terms(lc.combined, terms, None)
     groups = "all placement groups" if spec.groups is None else ", ".join(spec.groups)
     shares = "in the shares stated in the lot file" if lc.shares_stated else \
@@ -886,7 +907,7 @@ def _price_lot(lot_file: Path, contract: Path, out_dir: Path, n_paths: int, seed
                      f"({', '.join(lc.names)}); {groups}"),
              ("Funding", f"the outlay is split between the members {shares}, then between "
                          "the contract's funders")]
-    extra = {"lot": lc.funding(priced), "pooling": lc.pooling()}
+    extra = {"lot": lc.funding(priced), "pooling": lc.pooling(), "lot_members": members}
     _write_priced(target, priced, compare_mechanisms(lc.combined, priced, multi_year=True),
                   terms, "each member's own cost set (see lot)", f"the lot {spec.name}",
                   extra=extra, extra_notes=notes)
@@ -898,6 +919,8 @@ def _price_lot(lot_file: Path, contract: Path, out_dir: Path, n_paths: int, seed
                                .alias("own children's cost"))
     out.print(_table(fund, f"{spec.name}: who pays what over the contract (GBP m)"))
     saved = extra["pooling"]["p90_minus_mean"][-1]
+    if len(lc.names) == 1:
+        return
     if saved >= 0:
         out.print(f"Pooling the members' risk lowers the margin from the mean to the P90 cost "
                   f"by GBP {saved / 1e6:,.2f}m against the sum of the members' own margins.")

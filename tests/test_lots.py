@@ -200,6 +200,13 @@ def test_high_cost_tail_only_in_a_lot_holding_residential(two_las):
         simulate_lot_costs(one, terms, groups=("secure_unit",))
 
 
+def test_a_member_short_of_the_contract_years_is_named(two_las):
+    terms, members = two_las
+    late = dataclasses.replace(terms, first_year=terms.first_year + 1)
+    with pytest.raises(ValueError, match="member 'A'.*no years"):
+        simulate_lot_costs(members, late)
+
+
 def test_members_with_different_path_counts_are_refused(two_las):
     terms, members = two_las
     short = dataclasses.replace(members[1], demand=_demand(terms, 5, 80, P=100))
@@ -217,6 +224,8 @@ def test_members_with_different_path_counts_are_refused(two_las):
     (lambda r: r.update(groups=[]), "groups"),
     (lambda r: r["member"][0].update(area="Leeds"), "member[0]"),
     (lambda r: r["member"].append({"area": "Leeds"}), "panel"),
+    (lambda r: r["member"][1].update(forecast="a.csv"), "member.forecast"),
+    (lambda r: r["member"][0].update(name=" "), "member[0].name"),
 ])
 def test_bad_lot_files_name_the_key(edit, key):
     raw = {"name": "lot", "member": [{"name": "A", "forecast": "a.csv", "costs": "a.toml"},
@@ -297,6 +306,9 @@ def test_cli_prices_a_lot_and_writes_who_pays_what(tmp_path, two_las):
     outlay = summary.filter(pl.col("measure") == "commissioner_outlay")["mean"][0]
     assert fund["expected_outlay"].sum() == pytest.approx(outlay, rel=1e-6)
     assert set(fund["member"]) == {"A", "B"}
+    listed = pl.read_csv(tmp_path / "out" / "lot_members.csv")
+    assert listed["member"].to_list() == ["A", "B"]
+    assert listed["cost_set"].str.contains("england_2024_25").all()
     assert "Who pays what" in r.output or "who pays what" in r.output
     # the lot's cost is the two LAs' cost: each priced alone with the same seeds and added
     single = []

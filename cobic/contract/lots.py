@@ -105,6 +105,8 @@ def _member(src: str, base: Path, i: int, raw: dict) -> MemberSpec:
         raise SpecError(src, f"{key}.growth", "an area's costs grow as fitted on the s251 "
                         "table; growth goes with forecast and costs")
     name = text(src, f"{key}.name", raw.get("name", raw.get("area", f"member {i + 1}")))
+    if not name.strip():
+        raise SpecError(src, f"{key}.name", "must not be blank")
     get = {k: _path(src, base, f"{key}.{k}", raw[k]) for k in ("forecast", "costs", "growth")
            if k in raw}
     share = (number(src, f"{key}.share", raw["share"], 0.0, 1.0) if "share" in raw else None)
@@ -135,6 +137,11 @@ def parse_lot(raw: dict, src: str = "lot", base: Path | None = None) -> LotSpec:
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise SpecError(src, "member.name", f"each member needs its own name; repeated: {dup}")
+    files = [m.forecast.resolve() for m in members if m.forecast is not None]
+    if len(set(files)) < len(files):
+        again = sorted({str(f) for f in files if files.count(f) > 1})
+        raise SpecError(src, "member.forecast", f"two members use the same paths file {again}: "
+                        "the lot would count the same children twice")
     shares = [m.share for m in members]
     if any(s is not None for s in shares):
         if any(s is None for s in shares):
@@ -257,9 +264,12 @@ def simulate_lot_costs(members: Sequence[LotMember], terms: ContractTerms, seed:
                          "with the same --paths")
     sims = []
     for i, m in enumerate(members):
-        demand = m.demand if groups is None else m.demand.only_groups(groups)
-        sims.append(simulate_contract_costs(demand, _lot_costs(m.costs, groups), terms,
-                                            member_seed(seed, i), market_seed=seed))
+        try:
+            demand = m.demand if groups is None else m.demand.only_groups(groups)
+            sims.append(simulate_contract_costs(demand, _lot_costs(m.costs, groups), terms,
+                                                member_seed(seed, i), market_seed=seed))
+        except ValueError as e:
+            raise ValueError(f"member {m.name!r}: {e}") from None
     stated = members[0].share is not None
     if stated:
         shares = tuple(float(m.share) for m in members)
