@@ -5,9 +5,10 @@ the browser tests do). Measured: the time from opening the page to its first hea
 notebook's ready marker, after its charts are drawn), and the time from a key press on a
 control to the page's new ready marker: a contract control (the capitation percentile) in
 contract sizing, a price lever (efficiency) and a demand lever (entries change, a new
-setting: 300 paths simulated) in the what-if budget. Targets: first headline within 5 s of
-opening on a quiet machine, a contract or price control within 200 ms, a demand lever
-within 1 s.
+setting: 300 paths simulated) in the what-if budget. Each page is opened twice: the first
+opening computes the expensive part (or finds it in the notebook's disk cache from an
+earlier run), the second finds it cached. Targets: first headline within 5 s of opening on
+a quiet machine, a contract or price control within 200 ms, a demand lever within 1 s.
 
 Usage::
 
@@ -51,6 +52,14 @@ def measure(name: str, sliders: dict[str, int], repeat: int = 3) -> dict:
             page.goto(server.url, timeout=120_000)
             _wait_ready(page)
             out = {"first_headline_s": round(time.perf_counter() - t0, 2)}
+            # opened again (a new session): the expensive part now comes from the notebook's
+            # disk cache, as for every opening after the first
+            page.close()
+            page = browser.new_page(viewport={"width": 1440, "height": 2200})
+            t0 = time.perf_counter()
+            page.goto(server.url, timeout=120_000)
+            _wait_ready(page)
+            out["reopened_headline_s"] = round(time.perf_counter() - t0, 2)
             for label, index in sliders.items():
                 times = [_press(page, index) for _ in range(repeat)]
                 out[f"{label}_ms"] = round(sorted(times)[len(times) // 2] * 1000)
@@ -69,9 +78,10 @@ def main() -> None:
     }
     targets = {"contract_control_ms": 200, "price_lever_ms": 200, "demand_lever_ms": 1000}
     for nb, r in res.items():
-        opened = r["first_headline_s"]
-        print(f"{nb}: first headline {opened:.1f} s after opening (target 5 s, quiet machine: "
-              f"{'met' if opened <= 5 else 'NOT met'})")
+        opened, again = r["first_headline_s"], r["reopened_headline_s"]
+        print(f"{nb}: first headline {opened:.1f} s after opening, {again:.1f} s when opened "
+              f"again (cached); target 5 s on a quiet machine: "
+              f"{'met' if opened <= 5 else 'NOT met'} / {'met' if again <= 5 else 'NOT met'}")
         for k, v in r.items():
             if k in targets:
                 print(f"  {k.removesuffix('_ms').replace('_', ' ')}: {v} ms (median of 3; "

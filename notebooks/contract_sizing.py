@@ -12,7 +12,7 @@ def _():
 
     from cobic.contract import apply_terms, compare_mechanisms, load_contract
     from cobic.contract.calculator import simulate_contract_costs
-    from cobic.contract.presets import sizing_defaults, sizing_terms
+    from cobic.contract.presets import sizing_defaults, sizing_risk_share, sizing_terms
     from cobic.costs import (
         DemandPaths,
         default_growth_path,
@@ -23,7 +23,7 @@ def _():
     )
     from cobic.data.ssda903 import read_ssda903
     from cobic.demand.api import forecast_episodes
-    from cobic.paths import fixtures_dir, models_dir
+    from cobic.paths import fixtures_dir, models_dir, source_fingerprint
     from cobic.report import charts
     from cobic.report.tables import html_table
     from cobic.report.workbook import write_workbook
@@ -48,7 +48,9 @@ def _():
         read_ssda903,
         simulate_contract_costs,
         sizing_defaults,
+        sizing_risk_share,
         sizing_terms,
+        source_fingerprint,
         with_growth,
         write_workbook,
     )
@@ -79,28 +81,36 @@ def _(
     load_contract,
     load_cost_spec,
     load_growth,
+    mo,
     models_dir,
     read_ssda903,
     simulate_contract_costs,
+    source_fingerprint,
     with_growth,
 ):
-    # the expensive part, once: forecast 8 years and cost the 7 contract years that follow
-    data = read_ssda903(fixtures_dir() / "synthetic_la")
-    base_terms = load_contract(models_dir() / "contracts" / "cobic_7yr.toml")
-    _costs = load_cost_spec(default_unit_costs_path())
-    paths = forecast_episodes(data, "stockflow", horizon=8, n_paths=1000, seed=1,
-                              area="synthetic LA")
-    from dataclasses import replace as _replace
+    # the expensive part, once: forecast 8 years and cost the 7 contract years that follow;
+    # kept on disk (notebooks/__marimo__/cache) under a hash of cobic's code, specs and the
+    # data, so a later opening loads it and any change computes it afresh
+    @mo.persistent_cache
+    def _simulate(fingerprint: str):
+        from dataclasses import replace as _replace
 
-    base_terms = _replace(base_terms, first_year=paths.periods[0] + 1)
-    _demand = DemandPaths.from_paths(paths)
-    _fitted = with_growth(_costs, *load_growth(default_growth_path()))
-    cost_bases = {
-        "fitted to s251 history": (_fitted, simulate_contract_costs(_demand, _fitted,
-                                                                    base_terms, seed=1)),
-        "fixed uplifts (cost set)": (_costs, simulate_contract_costs(_demand, _costs,
-                                                                     base_terms, seed=1)),
-    }
+        _data = read_ssda903(fixtures_dir() / "synthetic_la")
+        _terms = load_contract(models_dir() / "contracts" / "cobic_7yr.toml")
+        _costs = load_cost_spec(default_unit_costs_path())
+        _paths = forecast_episodes(_data, "stockflow", horizon=8, n_paths=1000, seed=1,
+                                   area="synthetic LA")
+        _terms = _replace(_terms, first_year=_paths.periods[0] + 1)
+        _demand = DemandPaths.from_paths(_paths)
+        _fitted = with_growth(_costs, *load_growth(default_growth_path()))
+        return _terms, {
+            "fitted to s251 history": (_fitted, simulate_contract_costs(_demand, _fitted,
+                                                                        _terms, seed=1)),
+            "fixed uplifts (cost set)": (_costs, simulate_contract_costs(_demand, _costs,
+                                                                         _terms, seed=1)),
+        }
+
+    base_terms, cost_bases = _simulate(source_fingerprint(fixtures_dir() / "synthetic_la"))
     return base_terms, cost_bases
 
 
@@ -296,8 +306,9 @@ def show_headline(base_terms, cost_growth, mo, pl, priced, risk, schedule, summa
 
 
 @app.cell
-def _(charts, cost_bases, mo, terms):
-    cost_bands = {name: sim.first_years(terms.length).cost_band()
+def _(charts, cost_bases, length, mo):
+    # the contract's years alone: drawn again only when its length changes
+    cost_bands = {name: sim.first_years(int(length.value)).cost_band()
                   for name, (_spec, sim) in cost_bases.items()}
     mo.vstack([
         mo.md("### The cost the capitation is set against, by year"),
@@ -309,7 +320,7 @@ def _(charts, cost_bases, mo, terms):
 
 
 @app.cell
-def _(charts, html_table, mo, pl, schedule, terms):
+def _(charts, html_table, mo, pl, schedule):
     schedule_view = mo.vstack([
         mo.md("### Contract schedule (GBP, nominal, real and present value)"),
         mo.Html(html_table(schedule.select(
@@ -321,10 +332,25 @@ def _(charts, html_table, mo, pl, schedule, terms):
             "financial_year", "capitation_real", "discount_factor", "capitation_pv",
             "expected_net_to_provider_pv"), title="Real terms and present value")),
         mo.ui.altair_chart(charts.contract_value_chart(schedule), chart_selection=False, legend_selection=False),
-        mo.ui.altair_chart(charts.risk_share_chart(terms.risk_share), chart_selection=False, legend_selection=False),
     ])
     schedule_view
     return (schedule_view,)
+
+
+@app.cell
+def _(cap, charts, deadband, middle_share, middle_upper, mo, outer_share, sizing_risk_share):
+    # the bands alone: drawn again only when a band control moves (not the capitation point)
+    try:
+        _rs = sizing_risk_share(deadband=deadband.value / 100,
+                                middle_upper=middle_upper.value / 100,
+                                middle_share=middle_share.value / 100,
+                                outer_share=outer_share.value / 100, cap=cap.value / 100)
+        _chart = mo.ui.altair_chart(charts.risk_share_chart(_rs), chart_selection=False,
+                                    legend_selection=False)
+    except ValueError:  # an impossible band set: the pricing cell shows why
+        _chart = None
+    _chart
+    return
 
 
 @app.cell
@@ -353,12 +379,16 @@ def _(mechanisms, mo, risk, schedule, summary, write_workbook):
     import tempfile as _tempfile
     from pathlib import Path as _Path
 
-    with _tempfile.TemporaryDirectory() as _d:
-        _p = write_workbook(_Path(_d) / "contract.xlsx",
-                            {"schedule": schedule, "summary": summary, "risk": risk,
-                             "mechanisms": mechanisms})
-        workbook_bytes = _p.read_bytes()
-    mo.download(data=workbook_bytes, filename="contract.xlsx", label="Download the workbook")
+    def _workbook() -> bytes:
+        # written when the button is pressed, not on every change of a control
+        with _tempfile.TemporaryDirectory() as _d:
+            return write_workbook(_Path(_d) / "contract.xlsx",
+                                  {"schedule": schedule, "summary": summary, "risk": risk,
+                                   "mechanisms": mechanisms}).read_bytes()
+
+    mo.download(data=_workbook, filename="contract.xlsx",
+                mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                label="Download the workbook")
     return
 
 

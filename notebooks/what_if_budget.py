@@ -18,7 +18,7 @@ def _():
     )
     from cobic.data.ssda903 import read_ssda903
     from cobic.demand.base import get_model
-    from cobic.paths import fixtures_dir
+    from cobic.paths import fixtures_dir, source_fingerprint
     from cobic.report import charts
     from cobic.report.tables import html_table
 
@@ -38,6 +38,7 @@ def _():
         mo,
         pl,
         read_ssda903,
+        source_fingerprint,
     )
 
 
@@ -65,10 +66,17 @@ def _(
     get_model,
     load_cost_spec,
     load_growth,
+    mo,
     read_ssda903,
+    source_fingerprint,
 ):
-    data = read_ssda903(fixtures_dir() / "synthetic_la")
-    fitted = get_model("stockflow").fit(data)
+    # the fit, once, kept on disk (notebooks/__marimo__/cache) under a hash of cobic's code,
+    # specs and the data: a later opening loads it, and any change fits afresh
+    @mo.persistent_cache
+    def _fit(fingerprint: str):
+        return get_model("stockflow").fit(read_ssda903(fixtures_dir() / "synthetic_la"))
+
+    fitted = _fit(source_fingerprint(fixtures_dir() / "synthetic_la"))
     first = fitted.origin + 2  # the first full financial year after next
     years = tuple(range(first, first + 5))
     budget_model = BudgetModel(fitted, load_cost_spec(default_unit_costs_path()), years,

@@ -273,3 +273,21 @@ def test_a_wrong_folder_shows_an_error_on_the_page():
         named.first.wait_for(timeout=60_000)
         page.screenshot(path=str(SHOTS / "demand_explorer_error.png"), full_page=True)
     assert run
+
+
+def test_contract_workbook_downloads_with_numbers_as_numbers(tmp_path):
+    """The contract-sizing workbook, written when its button is pressed, opens with the
+    schedule's capitation as numbers equal to the page's total capitation."""
+    openpyxl = pytest.importorskip("openpyxl")
+    with _opened("contract_sizing") as page:
+        total = _figure(page, "Total capitation")
+        with page.expect_download(timeout=120_000) as dl:
+            page.get_by_text("Download the workbook").click()
+        path = tmp_path / "contract.xlsx"
+        dl.value.save_as(path)
+    ws = openpyxl.load_workbook(path)["Schedule"]
+    heads = [c.value for c in ws[1]]
+    col = heads.index("Capitation")
+    caps = [row[col].value for row in ws.iter_rows(min_row=2)]
+    assert all(isinstance(v, float | int) for v in caps)
+    assert sum(caps) / 1e6 == pytest.approx(total, abs=0.06)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 
 from cobic.contract import load_contract
 from cobic.paths import models_dir
@@ -50,3 +51,24 @@ def test_all_charts_render(tmp_path):
         _render(f)
     png = charts.save_chart(figs[0], tmp_path / "fan.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compact_chart_data_draws_the_same_shapes():
+    """The distribution chart's bins count every path (a second count with numpy), and the
+    risk-share line through its kinks equals the provider's share everywhere between them."""
+    from cobic.contract.risk_share import provider_share
+
+    v = np.random.default_rng(4).normal(1e8, 1e7, 1000)
+    import altair as alt
+
+    chart = charts.distribution_chart({"x": v}, "t")
+    data = chart.hconcat[0].data
+    rows = (chart.data if data is alt.Undefined else data).values
+    assert sum(r["paths"] for r in rows) == 1000
+    assert min(r["lo"] for r in rows) == pytest.approx(v.min() / 1e6)
+    terms = load_contract(models_dir() / "contracts" / "cobic_7yr.toml")
+    ratio, pi = charts._kinks(np.linspace(0.8, 1.2, 4001), terms.risk_share)
+    assert len(ratio) < 40
+    grid = np.linspace(0.8, 1.2, 997)
+    want = provider_share(grid - 1.0, np.ones_like(grid), terms.risk_share)
+    np.testing.assert_allclose(np.interp(grid, ratio, pi), want, atol=1e-6)

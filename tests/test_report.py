@@ -5,6 +5,7 @@ demo's own CSV tables, recomputed here."""
 from __future__ import annotations
 
 import base64
+import os
 import re
 import shutil
 from html.parser import HTMLParser
@@ -240,6 +241,12 @@ def test_report_fits_1440_and_a4_without_horizontal_scroll(demo):
                 pg.emulate_media(media=media)
                 scroll, right = pg.evaluate(js)
                 assert scroll <= width and right <= width + 0.5, (width, media, scroll, right)
+                if media == "screen":  # what a finance lead sees first, kept for review
+                    shots = Path(os.environ.get("COBIC_SCREENSHOTS",
+                                                Path(__file__).resolve().parents[1]
+                                                / "screenshots"))
+                    shots.mkdir(parents=True, exist_ok=True)
+                    pg.screenshot(path=str(shots / "report_first_page.png"))
         finally:
             b.close()
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from cobic.contract.terms import Band, ContractTerms, RiskShare
 
-__all__ = ["sizing_terms", "sizing_defaults"]
+__all__ = ["sizing_terms", "sizing_defaults", "sizing_risk_share"]
 
 
 def _profile(base: ContractTerms) -> tuple[int, tuple[float, ...]]:
@@ -60,8 +60,8 @@ def sizing_terms(base: ContractTerms, *, length: int, basis: str, point: float,
                          f"band's upper edge ({middle_upper:.1%})")
     if not 0 <= bedding_in < length:
         raise ValueError(f"bedding_in must be 0..{length - 1}, got {bedding_in}")
-    bands = (Band(0.0, deadband, 1.0), Band(deadband, middle_upper, middle_share),
-             Band(middle_upper, math.inf, outer_share))
+    rs = sizing_risk_share(deadband=deadband, middle_upper=middle_upper,
+                           middle_share=middle_share, outer_share=outer_share, cap=cap)
     _, shape = _profile(base)
     after = length - bedding_in
     shape = (shape + (shape[-1],) * after)[:after]
@@ -69,5 +69,14 @@ def sizing_terms(base: ContractTerms, *, length: int, basis: str, point: float,
     inds = tuple(replace(i, weights=(i.weights + (i.weights[-1],) * 7)[:length])
                  for i in base.indicators)
     return replace(base, length=length, basis=basis, point=point, incentive_share=shares,
-                   quality_gate=quality_gate, indicators=inds,
-                   risk_share=RiskShare(bands, bands, cap, cap))
+                   quality_gate=quality_gate, indicators=inds, risk_share=rs)
+
+
+def sizing_risk_share(*, deadband: float, middle_upper: float, middle_share: float,
+                      outer_share: float, cap: float | None) -> RiskShare:
+    """The symmetric three-band risk share of the sizing controls: the provider bears all of
+    the first ``deadband``, ``middle_share`` up to ``middle_upper`` and ``outer_share`` beyond,
+    on overspends and savings alike, each side capped at ``cap``."""
+    bands = (Band(0.0, deadband, 1.0), Band(deadband, middle_upper, middle_share),
+             Band(middle_upper, math.inf, outer_share))
+    return RiskShare(bands, bands, cap, cap)

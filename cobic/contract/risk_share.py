@@ -15,8 +15,10 @@ shared by pricing and settlement.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtr
 
 from cobic.contract.rules import band_share, share_variance
 from cobic.contract.terms import RiskShare
@@ -40,6 +42,6 @@ def expected_band_payment(mu: float, sigma: float, lower: float, upper: float) -
         if np.isinf(k):
             return 0.0
         z = (mu - k) / sigma
-        return (mu - k) * norm.cdf(z) + sigma * norm.pdf(z)
+        return (mu - k) * float(ndtr(z)) + sigma * math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
 
     return g(lower) - g(upper)

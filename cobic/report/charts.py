@@ -128,6 +128,18 @@ def _band_edges(rs: RiskShare) -> list[dict]:
     return sorted(out, key=lambda r: r["edge"])
 
 
+def _kinks(ratio: np.ndarray, rs: RiskShare) -> tuple[np.ndarray, np.ndarray]:
+    """The provider's share on a fine grid of cost ratios, kept only where its slope changes
+    (and at both ends): the same piecewise-linear line drawn from a few points, so the chart
+    carries tens of rows, not thousands."""
+    d = ratio - 1.0
+    pi = provider_share(d, np.ones_like(d), rs)
+    slope = np.diff(pi) / np.diff(ratio)
+    turn = np.flatnonzero(np.abs(np.diff(slope)) > 1e-9) + 1
+    keep = np.unique(np.concatenate([[0, len(ratio) - 1], turn]))
+    return ratio[keep], pi[keep]
+
+
 def risk_share_chart(rs: RiskShare, lo: float = 0.80, hi: float = 1.20) -> alt.LayerChart:
     """Provider and commissioner shares of the variance against actual cost as a share of the
     capitation, with the band edges marked and named.
@@ -135,9 +147,8 @@ def risk_share_chart(rs: RiskShare, lo: float = 0.80, hi: float = 1.20) -> alt.L
     Sign convention: the variance is actual cost less the capitated payment, so above zero a
     party pays towards an overspend and below zero it keeps part of a saving.
     """
-    ratio = np.linspace(lo, hi, 401)
+    ratio, pi = _kinks(np.linspace(lo, hi, 4001), rs)
     d = ratio - 1.0
-    pi = provider_share(d, np.ones_like(d), rs)
     df = pl.concat([
         pl.DataFrame({"cost_pct": ratio * 100, "party": "provider", "share_pct": pi * 100}),
         pl.DataFrame({"cost_pct": ratio * 100, "party": "commissioner",
@@ -173,10 +184,12 @@ def distribution_chart(values: dict[str, np.ndarray], title: str) -> alt.HConcat
     """Histograms (GBP m) of whole-contract totals per path, one panel per measure."""
     panels = []
     for k, v in values.items():
-        df = pl.DataFrame({"gbp_m": np.asarray(v, float) / 1e6})
+        # binned here (40 bins), so the chart carries 40 rows rather than one per path
+        counts, edges = np.histogram(np.asarray(v, float) / 1e6, bins=40)
+        df = pl.DataFrame({"lo": edges[:-1], "hi": edges[1:], "paths": counts})
         panels.append(alt.Chart(_data(df)).mark_bar(opacity=0.8, color=BLUE).encode(
-            x=alt.X("gbp_m:Q", bin=alt.Bin(maxbins=40), title=f"{k}, GBP m over the contract"),
-            y=alt.Y("count():Q", title="paths"),
+            x=alt.X("lo:Q", title=f"{k}, GBP m over the contract", scale=alt.Scale(zero=False)),
+            x2="hi:Q", y=alt.Y("paths:Q", title="paths"),
         ).properties(width=260, height=200))
     return alt.hconcat(*panels).properties(title=title)
 
