@@ -9,6 +9,7 @@ import pytest
 
 from cobic.report.privacy import (
     assert_aggregate,
+    carry_relations,
     group_relations,
     suppress_linked,
     suppress_small,
@@ -48,3 +49,29 @@ def test_exports_with_a_child_level_column_are_refused_and_others_pass():
     assert_aggregate(pl.DataFrame({"year": [2024], "n": [10]}), "ok")
     with pytest.raises(ValueError, match=r"\['DOB'\]"):
         assert_aggregate(pl.DataFrame({"DOB": ["2010-01-01"], "n": [1]}), "leaky")
+
+
+def test_an_unknown_column_is_named():
+    with pytest.raises(KeyError, match="nope"):
+        suppress_small(pl.DataFrame({"n": [1]}), ["nope"])
+
+
+def test_negative_values_are_not_counts_and_are_shown():
+    """A net change of -3 is not a count of three children: only 1-4 are suppressed."""
+    df = pl.DataFrame({"net": [-3, -1, 0, 2]})
+    assert suppress_small(df, ["net"])["net"].to_list() == ["-3", "-1", "0", "c"]
+
+
+def test_carry_relations_link_each_row_to_the_next_only():
+    df = pl.DataFrame({"start": [10, 12, 15], "end": [12, 15, 11]})
+    assert carry_relations(df, "end", "start") == [[(0, "end"), (1, "start")],
+                                                   [(1, "end"), (2, "start")]]
+
+
+def test_relations_follow_the_table_order():
+    """Groups in the order the table gives them, so which cell is hidden second does not
+    change from run to run."""
+    df = pl.DataFrame({"date": ["b", "b", "a", "a", "c", "c"],
+                       "group": ["x", "all", "x", "all", "x", "all"], "n": [3, 3, 7, 7, 9, 9]})
+    assert group_relations(df, ["n"], "group", by=["date"]) == [
+        [(0, "n"), (1, "n")], [(2, "n"), (3, "n")], [(4, "n"), (5, "n")]]
