@@ -1093,7 +1093,8 @@ def _write_priced(target, priced, mechanisms: pl.DataFrame, terms, costs_line: s
 
     tables = {"schedule": priced.schedule(), "summary": priced.summary(), "risk": priced.risk(),
               "mechanisms": mechanisms, **(extra or {}), "by_path_year": priced.by_path_year()}
-    with output_folder(target, "price") as tmp:
+    earlier: list[str] = []
+    with output_folder(target, "price", earlier) as tmp:
         for name, df in tables.items():
             df.write_csv(tmp / f"{name}.csv")
         # the exact terms priced, so cobic settle can check a folder belongs to its contract
@@ -1142,6 +1143,10 @@ def _write_priced(target, priced, mechanisms: pl.DataFrame, terms, costs_line: s
     if warnings_:
         out.print("cobic design --target ... can search for terms a provider could sustain.")
     out.print(f"Tables and contract.xlsx written to {target.path}")
+    if earlier:
+        out.print(f"[yellow]note:[/] {', '.join(earlier)} in {target.path} "
+                  f"{'is' if len(earlier) == 1 else 'are'} from an earlier run, not this one "
+                  "(cobic never deletes files: remove them, or write to a new folder)")
 
 
 def _schedule_year(path: Path, year: int, length: int) -> tuple[float, float]:

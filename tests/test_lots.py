@@ -426,3 +426,22 @@ def test_payment_rule_bound_counts_paths_by_hand():
     # one target alone is never ruled out by the bound
     assert payment_rule_bounds(sim, ["commissioner_p90<=1"]) == []
 
+
+
+def test_outputs_of_an_earlier_lot_run_are_named_not_deleted(tmp_path, two_las):
+    terms, members = two_las
+    costs = _lot_files(tmp_path, members)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["price", "--lot", str(tmp_path / "lot.toml"), "--contract",
+                                 str(CONTRACTS / "cobic_5yr.toml"), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    lot_csv = (out / "lot.csv").read_bytes()
+    r = CliRunner().invoke(app, ["price", "--forecast", str(tmp_path / "A.csv"), "--costs",
+                                 str(costs), "--contract", str(CONTRACTS / "cobic_5yr.toml"),
+                                 "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    note = text[text.index("note:"):text.index("from an earlier run")]
+    assert note.startswith("note: lot.csv, lot_members.csv, pooling.csv in ")
+    assert "summary.csv" not in note  # written again by this run
+    assert (out / "lot.csv").read_bytes() == lot_csv  # kept, untouched

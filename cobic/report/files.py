@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["OutputError", "MANIFEST", "OutputFile", "OutputFolder", "check_output_file",
-           "check_output_folder", "write_file", "output_folder", "check_distinct"]
+           "check_output_folder", "write_file", "output_folder", "check_distinct",
+           "earlier_outputs"]
 
 MANIFEST = ".cobic-manifest.json"
 _TMP_TAG = ".cobic-tmp-"
@@ -317,14 +318,28 @@ def write_file(out: OutputFile | Path | str, write: Callable[[Path], None],
     return p
 
 
+def earlier_outputs(folder: Path | str, written: Iterable[str]) -> list[str]:
+    """Files (relative paths) cobic wrote in ``folder`` on an earlier run, still there and
+    unchanged, that are not among ``written``: outputs of another run that a reader could take
+    for this one's (cobic never deletes them; the command names them)."""
+    folder = Path(folder)
+    done = set(written)
+    return sorted(rel for rel in _read_manifest(folder)
+                  if rel not in done and (folder / rel).is_file()
+                  and _ownership(folder, rel) == "cobic")
+
+
 @contextmanager
-def output_folder(out: OutputFolder | Path | str, command: str = "cobic") -> Iterator[Path]:
+def output_folder(out: OutputFolder | Path | str, command: str = "cobic",
+                  earlier: list[str] | None = None) -> Iterator[Path]:
     """Yield an empty temporary folder; when the block ends without error its files go into
     the output folder (each by an atomic rename) and are recorded in its manifest.
 
     A new folder appears whole, by one rename. Into an existing folder only cobic's unchanged
     outputs are replaced (with ``force``, also cobic outputs edited since); if any file to be
     written would replace another file, nothing is written and :class:`OutputError` says which.
+    ``earlier``, when given, receives the outputs of an earlier run left in the folder
+    (:func:`earlier_outputs`).
     """
     out = out if isinstance(out, OutputFolder) else check_output_folder(out)
     target = out.path
@@ -351,6 +366,8 @@ def output_folder(out: OutputFolder | Path | str, command: str = "cobic") -> Ite
                 raise OutputError(f"{target / rel} is an input of this command: cobic never "
                                   "writes over its inputs. Choose another output folder.")
             _refuse_existing(target / rel, _ownership(target, rel), out.force)
+        if earlier is not None:
+            earlier.extend(earlier_outputs(target, files))
         for rel in files:
             (target / rel).parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp / rel, target / rel)
