@@ -835,8 +835,7 @@ def price(
 
 
 def _costs_line(spec) -> str:
-    return (f"{spec.name} ({spec.source}), base price year "
-            f"{spec.base_price_year - 1}-{spec.base_price_year % 100:02d}")
+    return f"{spec.name} ({spec.source}), base price year {_fy_text(spec.base_price_year)}"
 
 
 def _lot_costs(lot_file: Path, terms, n_paths: int, seed: int):
