@@ -860,6 +860,15 @@ def _lot_costs(lot_file: Path, terms, n_paths: int, seed: int):
             source = str(m.forecast)
         members.append(LotMember(m.name, demand, cost_set, m.share))
         rows.append(_member_row(m.name, source, cost_set))
+    starts = {m.name: m.demand.years[0] for m in members}
+    if len(set(starts.values())) > 1:
+        out.print("[yellow]note:[/] the members' forecasts start in different years ("
+                  + ", ".join(f"{k}: {_fy_text(v)}" for k, v in starts.items())
+                  + "): they are lined up by financial year, so an older forecast is priced "
+                  "as it stands; forecast every member from its latest return if you can")
+    if n_paths != 1000 and not any(m.area for m in spec.members):
+        out.print(f"[yellow]note:[/] --paths {n_paths} applies only to members given by area; "
+                  "the members' paths files set their own number of paths")
     try:
         return spec, simulate_lot_costs(members, terms, seed, spec.groups), pl.DataFrame(rows)
     except ValueError as e:

@@ -445,3 +445,20 @@ def test_outputs_of_an_earlier_lot_run_are_named_not_deleted(tmp_path, two_las):
     assert note.startswith("note: lot.csv, lot_members.csv, pooling.csv in ")
     assert "summary.csv" not in note  # written again by this run
     assert (out / "lot.csv").read_bytes() == lot_csv  # kept, untouched
+
+
+def test_members_forecast_from_different_years_are_noted(tmp_path, two_las):
+    terms, members = two_las
+    older = dataclasses.replace(terms, first_year=terms.first_year - 1, length=terms.length + 1)
+    b = dataclasses.replace(members[1], demand=_demand(older, 2, 80, P=300))
+    costs = _lot_files(tmp_path, [members[0], b])
+    r = CliRunner().invoke(app, ["price", "--lot", str(tmp_path / "lot.toml"), "--contract",
+                                 str(CONTRACTS / "cobic_5yr.toml"), "--out", str(tmp_path / "o"),
+                                 "--paths", "500"])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    first = terms.first_year
+    assert (f"start in different years (A: {first - 1}-{first % 100:02d}, "
+            f"B: {first - 2}-{(first - 1) % 100:02d})") in text
+    assert "--paths 500 applies only to members given by area" in text
+    assert costs.exists()
