@@ -1,4 +1,6 @@
-"""Outcome indicators: simulated values, achievement scores and the incentive earned.
+"""Outcome indicators: achievement scores and the composite (their simulated values are
+:func:`cobic.contract.calculator.apply_terms`'s, from the contract's baseline, improvement,
+noise and correlation with cost).
 
 Achievement of indicator ``k`` with floor ``L`` and target ``U``:
 
@@ -19,18 +21,7 @@ import numpy as np
 from cobic.contract.rules import achievement, composite_of, indicator_scores
 from cobic.contract.terms import Indicator
 
-__all__ = ["achievement", "simulate_indicators", "composite"]
-
-
-def simulate_indicators(indicators: tuple[Indicator, ...], n_paths: int, n_years: int,
-                        rng: np.random.Generator) -> np.ndarray:
-    """``[path, year, indicator]``: baseline + improvement x year + noise (sd)."""
-    out = np.empty((n_paths, n_years, len(indicators)))
-    years = np.arange(1, n_years + 1)
-    for k, ind in enumerate(indicators):
-        out[:, :, k] = (ind.baseline + ind.improvement * years[None, :]
-                        + ind.sd * rng.standard_normal((n_paths, n_years)))
-    return out
+__all__ = ["achievement", "composite"]
 
 
 def composite(indicators: tuple[Indicator, ...], values: np.ndarray) -> np.ndarray:

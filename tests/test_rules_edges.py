@@ -1,0 +1,52 @@
+"""Money rules at the edges the mutation run found untested, each against a hand calculation:
+CPI indexation over several years, the cap flag under first-dollar sharing, and a provider
+margin of exactly zero in the mechanism comparison."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from cobic.contract import apply_terms, compare_mechanisms
+from cobic.contract.rules import indexed_capitation, share_variance
+from cobic.contract.terms import Indexation, RiskShare
+from tests.test_design import two_path_sim, two_path_terms
+
+
+def test_cpi_indexation_by_hand():
+    """CPI 2%, 3%, 1%, 4%, 2% against an assumed 2%: year y is uprated by
+    prod(1 + cpi_t, t <= y) / 1.02^y."""
+    terms = dataclasses.replace(two_path_terms(), indexation=Indexation(
+        "cpi", (0.02, 0.03, 0.01, 0.04, 0.02), 0.02))
+    cap = np.array([100.0, 110.0, 120.0, 130.0, 140.0])
+    want = [100.0 * 1.02 / 1.02,
+            110.0 * 1.02 * 1.03 / 1.02 ** 2,
+            120.0 * 1.02 * 1.03 * 1.01 / 1.02 ** 3,
+            130.0 * 1.02 * 1.03 * 1.01 * 1.04 / 1.02 ** 4,
+            140.0 * 1.02 * 1.03 * 1.01 * 1.04 * 1.02 / 1.02 ** 5]
+    np.testing.assert_allclose(indexed_capitation(terms, cap)[0], want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("x, hit", [(0.08, False), (0.12, True)])
+def test_first_dollar_cap_flag(x, hit):
+    """First-dollar sharing of half the whole variance from 2%, capped at 5% of the target:
+    an 8% overspend costs the provider 4% (under the cap), a 12% overspend 6% -> capped at 5%."""
+    rs = RiskShare((), (), 0.05, 0.05, first_dollar_loss=(0.02, 0.5))
+    s = share_variance(np.array([x * 1000.0]), np.array([1000.0]), rs)
+    assert bool(s.hit_loss_cap[0]) is hit
+    assert s.provider[0] == pytest.approx(min(0.5 * x, 0.05) * 1000.0)
+
+
+def test_a_margin_of_exactly_zero_is_not_a_loss():
+    """Both paths cost 100 a year: the block payment at P50 is exactly the cost, so every
+    mechanism paying the cost leaves a margin of 0, which is no loss."""
+    sim = two_path_sim()
+    sim = dataclasses.replace(sim, cost=np.full_like(sim.cost, 100.0),
+                              cost_expected_prices=np.full_like(sim.cost, 100.0))
+    terms = two_path_terms()
+    mech = compare_mechanisms(sim, apply_terms(sim, terms))
+    block = mech.filter(mech["mechanism"] == "block").row(0, named=True)
+    assert block["provider_margin_mean"] == pytest.approx(0.0, abs=1e-9)
+    assert block["p_provider_loss"] == 0.0
