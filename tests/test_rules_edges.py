@@ -50,3 +50,21 @@ def test_a_margin_of_exactly_zero_is_not_a_loss():
     block = mech.filter(mech["mechanism"] == "block").row(0, named=True)
     assert block["provider_margin_mean"] == pytest.approx(0.0, abs=1e-9)
     assert block["p_provider_loss"] == 0.0
+
+
+@pytest.mark.parametrize("years", [4, 6])
+def test_costs_for_other_years_than_the_contract_are_refused(years):
+    from cobic.contract.rules import apply_contract
+
+    terms = two_path_terms()  # 5 years
+    cost = np.full((2, years), 100.0)
+    with pytest.raises(ValueError, match=f"the contract runs 5 years, got {years}"):
+        apply_contract(terms, np.full(5, 100.0), np.full(5, 1000.0), np.full((2, years), 1e3),
+                       cost, np.zeros((2, years, 0)))
+
+
+def test_no_indicators_score_nothing():
+    from cobic.contract.rules import indicator_scores
+
+    out = indicator_scores((), np.zeros((3, 5, 0)), np.arange(5))
+    assert out.shape == (3, 5, 0)
