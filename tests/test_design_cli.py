@@ -14,15 +14,19 @@ from cobic.paths import fixtures_dir, models_dir
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def paths_file(tmp_path_factory):
-    d = tmp_path_factory.mktemp("design")
+def _demo_forecast(d, n_paths: int):
+    """The embedded LA forecast 8 years ahead with seed 1 (as the demo does), its paths file."""
     p = d / "paths.parquet"
     r = runner.invoke(app, ["forecast", "--episodes", str(fixtures_dir() / "synthetic_la"),
-                            "--horizon", "8", "--paths", "300", "--seed", "1",
+                            "--horizon", "8", "--paths", str(n_paths), "--seed", "1",
                             "--out", str(d / "f.csv"), "--paths-out", str(p)])
     assert r.exit_code == 0, r.output
     return p
+
+
+@pytest.fixture(scope="module")
+def paths_file(tmp_path_factory):
+    return _demo_forecast(tmp_path_factory.mktemp("design"), 300)
 
 
 def _args(paths_file, out, *targets):
@@ -66,13 +70,7 @@ def test_a_bad_target_is_named(paths_file, tmp_path):
 @pytest.fixture(scope="module")
 def demo_paths(tmp_path_factory):
     """The demo LA's forecast as the demo makes it (stockflow, 8 years, 1,000 paths, seed 1)."""
-    d = tmp_path_factory.mktemp("demo")
-    p = d / "paths.parquet"
-    r = runner.invoke(app, ["forecast", "--episodes", str(fixtures_dir() / "synthetic_la"),
-                            "--horizon", "8", "--paths", "1000", "--seed", "1",
-                            "--out", str(d / "f.csv"), "--paths-out", str(p)])
-    assert r.exit_code == 0, r.output
-    return p
+    return _demo_forecast(tmp_path_factory.mktemp("demo"), 1000)
 
 
 def _priced(paths, contract, out, growth=None):
