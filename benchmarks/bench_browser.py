@@ -36,7 +36,7 @@ def _press(page, slider: int, key: str = "ArrowRight") -> float:
     s.focus()
     t0 = time.perf_counter()
     s.press(key)
-    _wait_ready(page, before=run)
+    _wait_ready(page, before=run, polling="raf")
     return time.perf_counter() - t0
 
 
@@ -50,7 +50,7 @@ def measure(name: str, sliders: dict[str, int], repeat: int = 3) -> dict:
             page = browser.new_page(viewport={"width": 1440, "height": 2200})
             t0 = time.perf_counter()
             page.goto(server.url, timeout=120_000)
-            _wait_ready(page)
+            _wait_ready(page, polling="raf")
             out = {"first_headline_s": round(time.perf_counter() - t0, 2)}
             # opened again (a new session): the expensive part now comes from the notebook's
             # disk cache, as for every opening after the first
@@ -58,7 +58,7 @@ def measure(name: str, sliders: dict[str, int], repeat: int = 3) -> dict:
             page = browser.new_page(viewport={"width": 1440, "height": 2200})
             t0 = time.perf_counter()
             page.goto(server.url, timeout=120_000)
-            _wait_ready(page)
+            _wait_ready(page, polling="raf")
             out["reopened_headline_s"] = round(time.perf_counter() - t0, 2)
             for label, index in sliders.items():
                 times = [_press(page, index) for _ in range(repeat)]

@@ -105,23 +105,25 @@ def _ready_run(page) -> str:
     return page.locator("#cobic-ready").get_attribute("data-run")
 
 
-def _wait_ready(page, before: str | None = None) -> None:
+def _wait_ready(page, before: str | None = None, polling: float | str = 250) -> None:
     """Wait for the notebook's ready marker (a new one if ``before``), then for its charts.
 
-    Fails as soon as the page shows an error rather than at the ceiling.
+    Fails as soon as the page shows an error rather than at the ceiling. ``polling`` is how
+    often the page is checked (ms, or ``"raf"``: every animation frame, which the latency
+    benchmark uses so that its resolution is finer than the 200 ms it measures against).
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     deadline = time.monotonic() + READY_TIMEOUT_S
     while True:
         try:
-            page.wait_for_function(_READY_JS, arg=before, timeout=5_000, polling=250)
+            page.wait_for_function(_READY_JS, arg=before, timeout=5_000, polling=polling)
             break
         except PlaywrightTimeout:
             _no_errors(page)
             assert time.monotonic() < deadline, f"no ready marker in {READY_TIMEOUT_S} s"
     left = max(deadline - time.monotonic(), 60)
-    page.wait_for_function(_DRAWN_JS, timeout=left * 1000, polling=250)
+    page.wait_for_function(_DRAWN_JS, timeout=left * 1000, polling=polling)
 
 
 @contextmanager

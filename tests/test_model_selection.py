@@ -91,3 +91,44 @@ def test_capabilities_replace_name_checks():
     assert set(t["model"]) == set(SERIES_MODELS) | {"stockflow"}
     with pytest.raises(KeyError, match="unknown model"):
         capabilities("nope")
+
+
+def test_beats_benchmark_is_a_one_sided_paired_t_test_by_hand():
+    """Three areas, one inner origin each. Gains 1, 2, 3: mean 2, sd 1, t = 2 / (1 / sqrt 3)
+    = 3.46 > 2.92 (Student t, 2 df, 95th percentile): beaten. Gains 1, 2, 6: mean 3,
+    sd 2.65, t = 1.96 < 2.92: not beaten. A mean gain of zero or below never beats it."""
+    from cobic.demand.series import beats_benchmark
+
+    assert beats_benchmark(np.array([[1.0], [2.0], [3.0]]), 0.05)
+    assert not beats_benchmark(np.array([[1.0], [2.0], [6.0]]), 0.05)
+    assert not beats_benchmark(np.array([[-1.0], [-2.0], [-3.0]]), 0.05)
+    # an area's gains at successive origins count once (as their mean): 1.5, 2, 2.5 -> t 6.93
+    assert beats_benchmark(np.array([[1.0, 2.0], [2.0, 2.0], [2.0, 3.0]]), 0.05)
+    # one area: each inner origin is an observation
+    assert beats_benchmark(np.array([[1.0, 2.0, 3.0]]), 0.05)
+    assert not beats_benchmark(np.array([[1.0]]), 0.05)
+
+
+def test_beats_benchmark_agrees_with_scipys_one_sample_test():
+    from scipy import stats
+
+    from cobic.demand.series import beats_benchmark
+
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        gain = rng.normal(0.2, 1.0, (12, 3))
+        p = stats.ttest_1samp(gain.mean(axis=1), 0.0, alternative="greater").pvalue
+        assert beats_benchmark(gain, 0.05) == (p < 0.05)
+
+
+def test_auto_keeps_naive_when_its_rivals_gain_by_chance():
+    """Independent random walks: nothing beats the last value but chance. Picking the lowest
+    inner error alone chooses another candidate on 4 of these 6 panels; the paired test
+    keeps naive on at least 5 (a 5% test may still be fooled once)."""
+    picks = []
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        stock = np.round(rng.uniform(300, 2000, 80)[:, None] * np.exp(
+            np.cumsum(rng.normal(0, 0.07, (80, 10)), axis=1)))
+        picks.append(get_model("auto").fit(_history(stock)).chosen)
+    assert picks.count("naive") >= 5, picks

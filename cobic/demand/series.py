@@ -25,7 +25,9 @@ authorities get wider intervals than large ones, as their history says they shou
   naive with panel and with flowbalance) on the last few origins *inside* the history it is
   given (their outcomes are the history's own later years, never anything after it), and
   forecasts with the candidate whose medians had the lowest mean absolute percentage error
-  there. A mixture draws its paths in equal shares from its members (a forecast
+  there, among ``naive`` and the candidates that beat ``naive`` there by a one-sided paired
+  t-test at 5% (areas as the pairs): a small gain that the data cannot tell from chance
+  keeps the naive forecast. A mixture draws its paths in equal shares from its members (a forecast
   combination that keeps each member's uncertainty). Nothing in it was tuned on a scored
   window: the candidates are the models that existed before it, the rule is fixed.
 """
@@ -37,6 +39,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
+from scipy import stats
 
 from cobic.demand.base import Capabilities, Paths, SeriesHistory, get_model, register
 
@@ -411,19 +414,41 @@ def _mixture(members: tuple[str, ...], hist: SeriesHistory, horizon: int, n_path
     return np.concatenate(parts, axis=1)
 
 
-def _inner_mape(members: tuple[str, ...], hist: SeriesHistory, origin_index: int,
-                horizon: int, n_paths: int) -> float:
-    """Mean absolute percentage error of ``members``' medians fitted on ``hist`` up to
-    ``origin_index`` against ``hist``'s own later years (nan when a member cannot fit)."""
+def _inner_errors(members: tuple[str, ...], hist: SeriesHistory, origin_index: int,
+                  horizon: int, n_paths: int) -> np.ndarray:
+    """Each area's mean absolute percentage error (a fraction) of ``members``' medians fitted
+    on ``hist`` up to ``origin_index`` against ``hist``'s own later years; all nan when a
+    member cannot fit."""
     sub = hist.until(hist.years[origin_index])
     try:
         v = _mixture(members, sub, horizon, n_paths, seed=7)
     except ValueError:
-        return float("nan")
+        return np.full(len(hist.areas), np.nan)
     med = np.median(v, axis=1)
     act = hist.stock[:, origin_index + 1:origin_index + 1 + horizon]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.nanmean(np.abs(med - act) / act))
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an area with no usable year: nan
+        return np.nanmean(np.abs(med - act) / act, axis=1)
+
+
+def beats_benchmark(gain: np.ndarray, alpha: float) -> bool:
+    """One-sided paired t-test that a mean gain over the benchmark is above zero.
+
+    ``gain`` is ``[area, inner origin]`` (benchmark error minus challenger error). With
+    several areas each area's mean gain is one observation (errors of one area at
+    successive origins are correlated, so they count once); with one area, each inner
+    origin is. Fewer than 2 observations, or a gain of exactly zero, never beat it.
+    """
+    gain = gain[:, np.isfinite(gain).any(axis=0)]  # inner origins the challenger scored
+    gain = gain[np.isfinite(gain).all(axis=1)]
+    obs = gain.mean(axis=1) if gain.shape[0] > 1 else gain.ravel()
+    if obs.size < 2 or not obs.mean() > 0:
+        return False
+    sd = obs.std(ddof=1)
+    if sd == 0:
+        return True  # the same positive gain everywhere
+    t = obs.mean() / (sd / np.sqrt(obs.size))
+    return bool(t > stats.t.ppf(1.0 - alpha, obs.size - 1))
 
 
 @register
@@ -439,6 +464,9 @@ class Auto:
         Years ahead scored at each inner origin (fewer where the history ends).
     inner_paths
         Paths per candidate at each inner origin (medians only are scored).
+    alpha
+        Level of the one-sided paired test (:func:`beats_benchmark`) a candidate must pass
+        against ``naive`` to be chosen over it: the conventional 5%, not tuned.
     """
 
     capabilities: ClassVar[Capabilities] = Capabilities(pooled=True)
@@ -448,19 +476,25 @@ class Auto:
     horizon: int = 3
     inner_paths: int = 200
     candidates: tuple[str, ...] = tuple(AUTO_CANDIDATES)
+    alpha: float = 0.05
 
     def fit(self, history: SeriesHistory) -> _FittedAuto:
         t = len(history.years)
         first = max(2, t - 1 - self.inner_origins)  # an inner fit needs 3 years
+        errors = {c: np.column_stack(
+            [_inner_errors(AUTO_CANDIDATES[c], history, o, min(self.horizon, t - 1 - o),
+                           self.inner_paths) for o in range(first, t - 1)]
+            or [np.full(len(history.areas), np.nan)]) for c in self.candidates}
         scores = {}
-        for c in self.candidates:
-            errs = [_inner_mape(AUTO_CANDIDATES[c], history, o, min(self.horizon, t - 1 - o),
-                                self.inner_paths) for o in range(first, t - 1)]
-            errs = [e for e in errs if np.isfinite(e)]
-            scores[c] = float(np.mean(errs)) if errs else float("inf")
-        best = min(scores, key=lambda c: (scores[c], self.candidates.index(c)))
-        if not np.isfinite(scores[best]):
-            best = "naive"  # too short to score anything: the naive forecast
+        for c, e in errors.items():
+            per_origin = [float(np.nanmean(col)) for col in e.T if np.isfinite(col).any()]
+            scores[c] = float(np.mean(per_origin)) if per_origin else float("inf")
+        base = errors.get("naive")
+        eligible = [c for c in self.candidates if np.isfinite(scores[c]) and (
+            c == "naive" or base is None or beats_benchmark(base - errors[c], self.alpha))]
+        if not eligible:
+            return _FittedAuto(history, "naive", scores)  # too short to score anything
+        best = min(eligible, key=lambda c: (scores[c], self.candidates.index(c)))
         return _FittedAuto(history, best, scores)
 
 
