@@ -10,6 +10,8 @@ marked as such).
     python mutation/run.py rules dates           # some groups
     python mutation/run.py --budget 20           # stop each group after 20 minutes
     python mutation/run.py --report-only         # rewrite REPORT.md from the last sessions
+    python mutation/run.py costs --rerun-survivors   # after adding tests: run the survivors
+                                                     # again with today's tests
 
 Sessions are kept in ``$MUTATION_WORKDIR`` (default ``/tmp/cobic-mutation``): a run that was
 stopped resumes where it stopped (``--fresh`` starts over).
@@ -89,6 +91,35 @@ def run_group(name: str, group: dict, cfg: dict, budget_min: float | None, fresh
     (dest / "elapsed.txt").write_text(
         str(float((dest / "elapsed.txt").read_text()) + time.time() - start
             if (dest / "elapsed.txt").exists() and not fresh else time.time() - start))
+
+
+def forget_survivors(name: str, group: dict, cfg: dict) -> int:
+    """Make a group's survivors "not run" again, with the current tests and test selection.
+
+    Copies ``tests/`` into the group's copy of the project and rewrites its cosmic-ray config
+    from ``groups.toml``, then deletes the survivors' results from the session so that the
+    next ``exec`` runs them (and only them). The copy's mutated modules stay as they were:
+    run it only while those modules are unchanged since the session began (their mutants
+    are located by line and column).
+    """
+    import sqlite3
+
+    dest = WORK / name
+    session = dest / "session.sqlite"
+    if not session.exists():
+        return 0
+    for mod in group["modules"]:
+        if (ROOT / mod).read_bytes() != (dest / mod).read_bytes():
+            raise SystemExit(f"{name}: {mod} changed since the session began: run --fresh")
+    shutil.rmtree(dest / "tests")
+    shutil.copytree(ROOT / "tests", dest / "tests",
+                    ignore=lambda d, names: [n for n in names if n in SKIP])
+    _config(group, cfg, dest)
+    with sqlite3.connect(session) as db:
+        n = db.execute("DELETE FROM work_results WHERE worker_outcome = 'NORMAL' "
+                       "AND test_outcome = 'SURVIVED'").rowcount
+    print(f"{name}: {n} survivors to run again with the current tests")
+    return n
 
 
 def _results(name: str) -> list[dict]:
@@ -190,11 +221,15 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=None, help="minutes per group")
     ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--rerun-survivors", action="store_true",
+                    help="run each group's survivors again with the current tests")
     args = ap.parse_args()
     cfg = tomllib.loads((HERE / "groups.toml").read_text())
     names = args.groups or list(cfg["groups"])
     if not args.report_only:
         for name in names:
+            if args.rerun_survivors:
+                forget_survivors(name, cfg["groups"][name], cfg)
             run_group(name, cfg["groups"][name], cfg, args.budget, args.fresh)
     write_report(cfg)
 

@@ -1,0 +1,160 @@
+"""Costs against independent values: closed forms and hand-built examples.
+
+Written to close the gaps the mutation run of ``cobic/costs.py`` found (``make mutate
+GROUPS=costs``): the high-cost tail's lognormal, the lead of fitted cost growth from the price
+base to the contract, the demand of a lot over some placement groups, and the events read
+from simulated paths.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from cobic.costs import (
+    CostSpec,
+    DemandPaths,
+    default_growth_path,
+    default_unit_costs_path,
+    growth_paths,
+    load_cost_spec,
+    load_growth,
+    simulate_costs,
+    with_growth,
+)
+from cobic.demand.base import Paths
+
+
+def _phi(z: float) -> float:
+    return 0.5 * (1 + math.erf(z / math.sqrt(2)))
+
+
+def _tail_spec(mean: float, sd: float, rate: float = 2.0) -> CostSpec:
+    return CostSpec(name="tail", base_price_year=2025, weekly={"residential": 1000.0},
+                    per_child_month=0.0,
+                    event_costs={"entry": 0.0, "placement_move": 0.0, "exit": 0.0},
+                    overhead_rate=0.0, indexation={"default": 0.0}, efficiency=0.0,
+                    high_cost_per_year=rate, high_cost_mean_weekly=mean,
+                    high_cost_sd_weekly=sd, high_cost_weeks=10.0)
+
+
+def _residential(years: tuple[int, ...], paths: int) -> DemandPaths:
+    z = np.zeros((paths, len(years)))
+    return DemandPaths(years, ("residential",), np.full((paths, len(years), 1), 36_500.0),
+                       z, z, z)
+
+
+@pytest.mark.parametrize("mean, sd", [(3000.0, 1500.0), (1500.0, 3000.0)])
+def test_simulated_high_cost_tail_has_the_lognormal_mean_and_spread_given(mean, sd):
+    """A high-cost placement's weekly cost W is lognormal with the mean m and sd s given, so
+    the tail per year is rate x 10 weeks x E[(W - k)+], with k = 1,000 (the residential
+    weekly cost it is netted against) and, for a lognormal,
+    E[(W - k)+] = m Phi(d1) - k Phi(d1 - v), v^2 = log(1 + s^2/m^2),
+    d1 = (log(m/k) + v^2/2) / v (the Black-Scholes call). m = 3,000, s = 1,500: v^2 = 0.2231,
+    E = 2,002.7, tail 40,054 a year; m = 1,500, s = 3,000: v^2 = 1.609, E = 868.4, 17,368.
+    A draw with the wrong log-mean (log m + v^2/2) makes the mean m e^{v^2}: 25% or 400% more.
+    """
+    spec = _tail_spec(mean, sd)
+    c = simulate_costs(_residential((2026,), 60_000), spec, seed=5)
+    k = 1000.0
+    v = math.sqrt(math.log(1 + (sd / mean) ** 2))
+    d1 = (math.log(mean / k) + v * v / 2) / v
+    expect = 2.0 * 10.0 * (mean * _phi(d1) - k * _phi(d1 - v))
+    got = c.high_cost[:, 0]
+    se = got.std() / math.sqrt(got.size)
+    assert abs(got.mean() - expect) < 4 * se, (got.mean(), expect, se)
+    # and the share of paths with no excess at all: no placement (e^-2) or every placement's
+    # W below k; P(W < k) = Phi((log k - mu) / v), mu = log m - v^2/2; Poisson thinning gives
+    # P(no excess) = exp(-2 P(W > k))
+    mu = math.log(mean) - v * v / 2
+    p_above = 1 - _phi((math.log(k) - mu) / v)
+    assert (got == 0).mean() == pytest.approx(math.exp(-2.0 * p_above), abs=0.01)
+
+
+def _fitted_spec():
+    return with_growth(load_cost_spec(default_unit_costs_path()),
+                       *load_growth(default_growth_path()))
+
+
+@pytest.mark.parametrize("lead", [0, 1, 3])
+def test_fitted_growth_runs_from_the_price_base_to_each_contract_year(lead):
+    """Contract year y is ``lead + y`` years after the cost set's price base (year 0 is
+    ``lead`` years after it), so its median growth factor is g^(lead + y), with g the fitted
+    growth a year for the area (level plus the area's deviation): each year g times the one
+    before, the first g^(lead + 1)."""
+    spec = _fitted_spec()
+    gm = spec.growth
+    g = math.exp(gm.level + gm.deviation.get(spec.growth_area, 0.0))
+    year0 = spec.base_price_year + lead
+    exact = growth_paths(spec, year0, 4, 3, uncertain=False)
+    assert exact.shape == (3, 4)
+    assert exact[0] == pytest.approx([g ** (lead + y) for y in range(1, 5)], rel=1e-12)
+    drawn = growth_paths(spec, year0, 4, 20_000, seed=2)
+    assert drawn.shape == (20_000, 4)
+    # the paths' median follows the same exponent (their noise is symmetric in log)
+    assert np.median(np.log(drawn), axis=0) == pytest.approx(
+        [(lead + y) * math.log(g) for y in range(1, 5)], abs=0.02 + 0.01 * lead)
+
+
+def test_fitted_growth_refuses_a_contract_that_starts_before_its_price_base():
+    spec = _fitted_spec()
+    with pytest.raises(ValueError, match="calibrate to an earlier year"):
+        growth_paths(spec, spec.base_price_year - 1, 3, 10)
+    assert growth_paths(spec, spec.base_price_year, 3, 10).shape == (10, 3)
+
+
+def test_with_growth_refuses_a_model_fitted_to_another_price_year():
+    from dataclasses import replace
+
+    costs = load_cost_spec(default_unit_costs_path())
+    growth, area = load_growth(default_growth_path())
+    for shift in (-1, 1):
+        with pytest.raises(ValueError, match="cannot uprate"):
+            with_growth(replace(costs, base_price_year=costs.base_price_year + shift),
+                        growth, area)
+
+
+def test_a_lot_over_some_groups_prorates_events_by_its_share_of_days():
+    """Two groups, one path, two years. Year 1: fostering 300 days, residential 100 (lot =
+    residential: share 1/4); year 2: 0 and 200 (share 1). Entries 8 and 4, exits 4 and 2, moves
+    12 and 6: the lot's are 2, 4; 1, 2; 3, 6."""
+    cd = np.array([[[300.0, 100.0], [0.0, 200.0]]])
+    d = DemandPaths((2027, 2028), ("fostering", "residential"), cd,
+                    np.array([[8.0, 4.0]]), np.array([[4.0, 2.0]]), np.array([[12.0, 6.0]]))
+    lot = d.only_groups(("residential",))
+    assert lot.groups == ("residential",)
+    assert lot.child_days[0, :, 0].tolist() == [100.0, 200.0]
+    assert lot.entries[0].tolist() == [2.0, 4.0]
+    assert lot.exits[0].tolist() == [1.0, 2.0]
+    assert lot.moves[0].tolist() == [3.0, 6.0]
+    # a year with no days at all: nothing to pro-rate, the lot's events are zero
+    empty = DemandPaths((2027,), ("fostering", "residential"), np.zeros((1, 1, 2)),
+                        np.array([[5.0]]), np.array([[5.0]]), np.array([[5.0]]))
+    assert empty.only_groups(("residential",)).moves.tolist() == [[0.0]]
+    with pytest.raises(ValueError, match="must be among"):
+        d.only_groups(("secure",))
+
+
+def test_events_from_simulated_paths_are_summed_over_groups():
+    """A stockflow-like Paths of one area, 2 paths, 3 years, 2 groups, with events by group:
+    the demand's entries, exits and moves per path and year are the sums over the groups."""
+    rng = np.random.default_rng(0)
+    shape = (1, 2, 3, 2)
+    ent, exi, mov = (rng.integers(0, 9, shape).astype(float) for _ in range(3))
+    cd = rng.uniform(1000, 2000, shape)
+    p = Paths(model="stockflow", areas=("LA",), origin=2026, periods=(2027, 2028, 2029),
+              groups=("fostering", "residential"), values=rng.uniform(5, 9, shape),
+              extra={"child_days": cd, "entries": ent, "exits": exi, "moves": mov})
+    d = DemandPaths.from_paths(p)
+    for path in range(2):
+        for y in range(3):
+            assert d.entries[path, y] == ent[0, path, y, 0] + ent[0, path, y, 1]
+            assert d.exits[path, y] == exi[0, path, y, 0] + exi[0, path, y, 1]
+            assert d.moves[path, y] == mov[0, path, y, 0] + mov[0, path, y, 1]
+    assert d.child_days.shape == (2, 3, 2)
+    two = Paths(model="naive", areas=("A", "B"), origin=2026, periods=(2027,),
+                groups=("all",), values=np.ones((2, 1, 1, 1)))
+    with pytest.raises(ValueError, match="one area at a time"):
+        DemandPaths.from_paths(two)
