@@ -145,6 +145,36 @@ def _results(name: str) -> list[dict]:
     return rows
 
 
+ANNOTATION = "an annotation: never evaluated under `from __future__ import annotations`"
+
+
+def _annotation_spans(module: Path) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Source spans of every annotation in ``module`` (arguments, returns, annotated
+    assignments), or none when the module does not postpone their evaluation."""
+    import ast
+
+    tree = ast.parse(module.read_text())
+    postponed = any(isinstance(n, ast.ImportFrom) and n.module == "__future__"
+                    and any(a.name == "annotations" for a in n.names) for n in tree.body)
+    if not postponed:
+        return []
+    spans = []
+    for node in ast.walk(tree):
+        notes = []
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            notes.append(node.annotation)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.returns:
+            notes.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            notes.append(node.annotation)
+        spans += [((a.lineno, a.col_offset), (a.end_lineno, a.end_col_offset)) for a in notes]
+    return spans
+
+
+def _in_annotation(spans, line: int, col: int) -> bool:
+    return any(lo <= (line, col) < hi for lo, hi in spans)
+
+
 def _changed_lines(diff: str) -> tuple[str, str]:
     old = [ln[1:].strip() for ln in diff.splitlines() if ln.startswith("-")
            and not ln.startswith("---")]
@@ -174,11 +204,15 @@ def write_report(cfg: dict) -> None:
         st = [r["status"] for r in rows]
         surv = [r for r in rows if r["status"] == "survived"]
         n_eq = 0
+        spans = {mod: _annotation_spans(ROOT / mod) for mod in group["modules"]}
         for r in surv:
             old, new = _changed_lines(r["diff"])
             r["reason"] = next((e["reason"] for e in equivalent
                                 if e["module"] == r["module"] and e["old"] in old
                                 and e["new"] in new), None)
+            if r["reason"] is None and _in_annotation(spans.get(r["module"], []), r["line"],
+                                                      r["col"]):
+                r["reason"] = ANNOTATION
             n_eq += r["reason"] is not None
         el = WORK / name / "elapsed.txt"
         minutes = f"{float(el.read_text()) / 60:.1f}" if el.exists() else "?"

@@ -110,10 +110,11 @@ def test_with_growth_refuses_a_model_fitted_to_another_price_year():
 
     costs = load_cost_spec(default_unit_costs_path())
     growth, area = load_growth(default_growth_path())
-    for shift in (-1, 1):
-        with pytest.raises(ValueError, match="cannot uprate"):
-            with_growth(replace(costs, base_price_year=costs.base_price_year + shift),
-                        growth, area)
+    assert growth.origin == 2025  # fitted to 2024-25
+    for year, shown in ((2024, "2023-24"), (2026, "2025-26")):
+        with pytest.raises(ValueError, match=f"cost growth fitted to 2024-25 cannot uprate "
+                                             f".*whose prices are {shown}"):
+            with_growth(replace(costs, base_price_year=year), growth, area)
 
 
 def test_a_lot_over_some_groups_prorates_events_by_its_share_of_days():
@@ -158,3 +159,173 @@ def test_events_from_simulated_paths_are_summed_over_groups():
                 groups=("all",), values=np.ones((2, 1, 1, 1)))
     with pytest.raises(ValueError, match="one area at a time"):
         DemandPaths.from_paths(two)
+
+
+# ------------------------------------------------------------ the cost set's rules at their edges
+
+def _raw():
+    import tomllib
+
+    return tomllib.loads(default_unit_costs_path().read_text())
+
+
+def _parse(raw):
+    from cobic.costs import parse_cost_spec
+
+    return parse_cost_spec(raw, "edited cost set")
+
+
+def test_case_management_counted_once_when_the_weekly_costs_include_it():
+    """With ``includes`` naming case management, [case_management] may hold only zeros: any
+    cost above zero (GBP 10 a child-month, or 50p an entry) would count it twice."""
+    from cobic.errors import SpecError
+
+    raw = _raw()
+    raw["includes"] = ["placements", "case_management"]
+    zeros = {"per_child_month": 0.0, "entry": 0.0, "placement_move": 0.0, "exit": 0.0}
+    raw["case_management"] = dict(zeros)
+    assert _parse(raw).per_child_month == 0.0
+    for key, value in (("per_child_month", 10.0), ("entry", 0.5), ("exit", 2.0)):
+        raw["case_management"] = zeros | {key: value}
+        with pytest.raises(SpecError, match="count it twice"):
+            _parse(raw)
+
+
+def test_case_management_defaults_and_bounds():
+    """A [case_management] table may leave out its per child-month cost (0) and its index
+    (the default uplift); an index above 50% a year is refused."""
+    from cobic.errors import SpecError
+
+    raw = _raw()
+    raw["case_management"] = {"entry": 100.0, "price_year": raw["base_price_year"]}
+    spec = _parse(raw)
+    assert spec.per_child_month == 0.0 and spec.event_costs["entry"] == 100.0
+    assert spec.case_management_index is None
+    for index, ok in ((0.5, True), (0.6, False), (-0.5, True), (-0.6, False)):
+        raw["case_management"] = {"per_child_month": 10.0, "index": index}
+        if ok:
+            assert _parse(raw).case_management_index == index
+        else:
+            with pytest.raises(SpecError, match="case_management.index"):
+                _parse(raw)
+
+
+def test_provider_mix_share_is_a_fraction():
+    from cobic.errors import SpecError
+
+    raw = _raw()
+    groups = {r["placement_group"] for r in raw["placement"] if r["provider"] == "independent"}
+    g = sorted(groups)[0]
+    for share, ok in ((1.0, True), (1.5, False), (-0.1, False)):
+        raw["provider_mix"] = {g: share}
+        if ok:
+            _parse(raw)
+        else:
+            with pytest.raises(SpecError, match=f"provider_mix.{g}"):
+                _parse(raw)
+
+
+def _growth_file(tmp_path, **change):
+    import tomllib
+
+    raw = tomllib.loads(default_growth_path().read_text())
+    g = raw["growth"] | change
+    lines = ["[growth]"]
+    for k, v in g.items():
+        if isinstance(v, dict):
+            v = "{ " + ", ".join(f'"{a}" = {x}' for a, x in v.items()) + " }"
+        elif isinstance(v, str):
+            v = f'"{v}"'
+        lines.append(f"{k} = {v}")
+    path = tmp_path / "growth.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("origin, ok", [(1989, False), (1990, True), (2200, True),
+                                        (2201, False)])
+def test_growth_origin_is_a_plausible_year(tmp_path, origin, ok):
+    from cobic.errors import SpecError
+
+    path = _growth_file(tmp_path, origin=origin)
+    if ok:
+        assert load_growth(path)[0].origin == origin
+    else:
+        with pytest.raises(SpecError, match="growth.origin"):
+            load_growth(path)
+
+
+@pytest.mark.parametrize("value, ok", [(-1.0, True), (-1.5, False), (1.0, True), (1.5, False)])
+def test_growth_deviations_are_within_100_log_points(tmp_path, value, ok):
+    from cobic.errors import SpecError
+
+    path = _growth_file(tmp_path, deviation={"England": value})
+    if ok:
+        assert load_growth(path)[0].deviation["England"] == value
+    else:
+        with pytest.raises(SpecError, match="growth.deviation.England"):
+            load_growth(path)
+
+
+def test_efficiency_on_fitted_growth_compounds_from_contract_year_1():
+    """Fitted growth with 2% efficiency a year: contract year y costs 0.98^y of the same
+    growth without it (0.98, 0.9604, 0.941192)."""
+    from dataclasses import replace
+
+    from cobic.costs import simulate_costs
+
+    spec = _fitted_spec()
+    years = (spec.base_price_year + 1, spec.base_price_year + 2, spec.base_price_year + 3)
+    demand = _residential(years, 4)
+    plain = simulate_costs(demand, spec, seed=1, uncertain=False).placements
+    lean = simulate_costs(demand, replace(spec, efficiency=0.02), seed=1,
+                          uncertain=False).placements
+    np.testing.assert_allclose(lean[0, :, 0] / plain[0, :, 0], [0.98, 0.9604, 0.941192],
+                               rtol=1e-12)
+
+
+def test_expected_tail_uprated_to_year_0_like_its_threshold():
+    """Fixed uplift 6% a year, contract from two years after the price base (lead 1): both
+    the high-cost weekly cost (mean 3,000, sd 1,500) and the residential cost it is netted
+    against (1,000) are uprated by 1.06 to year 0, so the excess is 1.06 E[(W - k)+] =
+    1.06 x 2,002.7 and year y's expected tail 2 x 10 weeks x that x 1.06^y. With fitted growth
+    the uprating is on the paths instead: year y's tail is 2 x 10 x 2,002.7 x g_y."""
+    from dataclasses import replace
+
+    from cobic.costs import expected_high_cost
+
+    k, m, sd = 1000.0, 3000.0, 1500.0
+    v = math.sqrt(math.log(1 + (sd / m) ** 2))
+    d1 = (math.log(m / k) + v * v / 2) / v
+    excess = m * _phi(d1) - k * _phi(d1 - v)
+    spec = replace(_tail_spec(m, sd), indexation={"default": 0.06})
+    years = (2027, 2028)  # year 0 = 2026, one year after the 2025 price base
+    got = expected_high_cost(_residential(years, 2), spec)
+    np.testing.assert_allclose(got[0], [20.0 * excess * 1.06 * 1.06 ** y for y in (1, 2)],
+                               rtol=1e-9)
+    grown = _fitted_spec()
+    tail = replace(grown, weekly={"residential": k}, high_cost_per_year=2.0,
+                   high_cost_mean_weekly=m, high_cost_sd_weekly=sd, high_cost_weeks=10.0)
+    years = (tail.base_price_year + 2, tail.base_price_year + 3)
+    g = growth_paths(tail, years[0] - 1, 2, 1, uncertain=False)[0]
+    np.testing.assert_allclose(expected_high_cost(_residential(years, 2), tail)[0],
+                               20.0 * excess * g, rtol=1e-9)
+
+
+def test_expected_tail_with_a_fixed_weekly_cost_at_the_threshold_is_zero():
+    """sd 0 and a high-cost weekly cost equal to the residential one: no excess, exactly 0."""
+    from cobic.costs import expected_high_cost
+
+    got = expected_high_cost(_residential((2026, 2027), 2), _tail_spec(1000.0, 0.0))
+    assert got.tolist() == [[0.0, 0.0], [0.0, 0.0]]
+
+
+def test_a_paths_table_of_two_areas_is_refused():
+    import polars as pl
+
+    df = pl.DataFrame({"area": ["A", "B"], "path": [0, 0], "period": [2027, 2027],
+                       "placement_group": ["all", "all"], "value": [10.0, 12.0]})
+    with pytest.raises(ValueError, match="holds 2 areas"):
+        DemandPaths.from_table(df, "two.csv")
+    one = DemandPaths.from_table(df.filter(pl.col("area") == "A"), "one.csv")
+    assert one.n_paths == 1
