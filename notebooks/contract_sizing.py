@@ -266,7 +266,8 @@ def show_headline(base_terms, cost_growth, mo, pl, priced, risk, schedule, summa
                 f'<div style="font-size:1.6em;font-weight:600;color:{_colour}">{value}</div>'
                 f'<div style="font-size:0.8em;color:#667085">{caption}</div></div>')
 
-    _cards = mo.Html('<div style="display:flex;gap:10px;flex-wrap:wrap">' + "".join([
+    _cards = mo.Html('<div id="cobic-headline" style="display:flex;gap:10px;flex-wrap:wrap">'
+                     + "".join([
         _card("Total capitation", _m(_h["total_capitation"]),
               f"{_m(_h['total_capitation_pv'])} in present value"),
         _card("Commissioner pays (expected)", _m(_h["expected_outlay"]),

@@ -248,14 +248,14 @@ def show_budget(band, budget, charts, html_table, levers, mo, waterfall):
 
     _diff = scenario_total - baseline_total
     mo.vstack([
-        mo.md(f"""
+        mo.Html('<div id="cobic-headline">' + mo.md(f"""
         ## Budget over five years
         - Scenario budget: **{_m(scenario_total)}** (expected; {_basis})
         - Baseline budget: {_m(baseline_total)}
         - Difference: **{"+" if _diff >= 0 else ""}{_m(_diff)}**
         - In {band["financial_year"][-1]} the scenario costs {_m(_p10)} to {_m(_p90)}
           (P10-P90: demand, unit-cost and cost-growth uncertainty)
-        """),
+        """).text + "</div>"),
         mo.ui.altair_chart(charts.cost_band_chart({"scenario": band}, "Scenario cost by year: "
                                                   "median and P10-P90 band"),
                            chart_selection=False, legend_selection=False),
