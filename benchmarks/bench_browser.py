@@ -29,7 +29,6 @@ OUT = Path(__file__).resolve().parent / "out"
 
 from tests.test_browser import ARGS, CHROMIUM, Served, _ready_run, _wait_ready  # noqa: E402
 
-
 # in the page: from the key press, the time (ms) the headline's text changes and the time the
 # ready marker is a new one, checked every animation frame
 _WATCH_JS = """() => {
