@@ -83,6 +83,13 @@ def test_a_cumulative_cap_on_one_side_only_flags_that_side_only():
     # nothing paid and nothing shared: a cap of 4% of nothing is not hit by a share of nothing
     out, hit_loss, _ = _cumulative_caps(terms, np.array([0.0]), np.array([0.0]))
     assert out.tolist() == [0.0] and hit_loss.tolist() == [False]
+    # small sums: a loss of 50p on a capitation of GBP 10 is past a 4% cap (40p)
+    out, hit_loss, _ = _cumulative_caps(terms, np.array([0.5]), np.array([10.0]))
+    assert out.tolist() == [0.4] and hit_loss.tolist() == [True]
+    both = dataclasses.replace(terms, cumulative_gain_cap=0.04)
+    out, hit_loss, hit_gain = _cumulative_caps(both, np.array([0.0, -0.5]), np.array([0.0, 10.0]))
+    assert out.tolist() == [0.0, -0.4]
+    assert hit_loss.tolist() == [False, False] and hit_gain.tolist() == [False, True]
 
 
 def test_a_reopener_with_nothing_paid_in_its_window_keeps_the_capitation_times_its_factor():
@@ -149,3 +156,15 @@ def test_a_composite_weights_each_contract_year_by_its_own_weight():
     values = np.array([[[10.0], [5.0], [10.0]], [[0.0], [10.0], [2.0]]])
     np.testing.assert_allclose(composite((ind,), values), [[0.2, 0.25, 1.0], [0.0, 0.5, 0.2]],
                                rtol=1e-12)
+
+
+def test_linear_scoring_is_zero_below_the_floor_and_one_above_the_target():
+    """Floor 2, target 10 (higher is better): 0 scores 0 (not -0.25), 6 scores 0.5, 12 scores
+    1; lower is better with floor 10 and target 2: 12 scores 0, 6 scores 0.5, 0 scores 1."""
+    from cobic.contract.rules import achievement
+    from cobic.contract.terms import Indicator
+
+    up = Indicator("a", "higher", 2.0, 10.0, (1.0,), "linear", (), 0.0, 0.0, 0.0)
+    down = Indicator("b", "lower", 10.0, 2.0, (1.0,), "linear", (), 0.0, 0.0, 0.0)
+    np.testing.assert_allclose(achievement(up, np.array([0.0, 6.0, 12.0])), [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(achievement(down, np.array([12.0, 6.0, 0.0])), [0.0, 0.5, 1.0])
