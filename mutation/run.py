@@ -138,6 +138,7 @@ def _results(name: str) -> list[dict]:
                      if os.path.isabs(m["module_path"]) else m["module_path"],
                      "operator": m["operator_name"].removeprefix("core/"),
                      "occurrence": m["occurrence"], "line": m["start_pos"][0],
+                     "col": m["start_pos"][1],
                      "status": None if result is None else (
                          result["test_outcome"] if result["worker_outcome"] == "normal"
                          else result["worker_outcome"]),
@@ -183,6 +184,27 @@ def _changed_lines(diff: str) -> tuple[str, str]:
     return " ".join(old), " ".join(new)
 
 
+def _earlier(name: str) -> tuple[str | None, list[str]]:
+    """The table row and survivor list of ``name`` in the current REPORT.md, for a group with
+    no session on this machine (the sessions live in a temporary folder): kept as they were,
+    marked as an earlier run, rather than overwritten with "not run"."""
+    report = HERE / "REPORT.md"
+    if not report.exists():
+        return None, []
+    text = report.read_text().splitlines()
+    row = next((ln for ln in text if ln.startswith(f"| {name} ")), None)
+    if row is None or "| not run |" in row:
+        return None, []
+    if "(earlier run)" not in row:
+        row = row.replace(f"| {name} |", f"| {name} (earlier run) |", 1)
+    section = []
+    if f"## {name}" in text:
+        i = text.index(f"## {name}")
+        j = next((k for k in range(i + 1, len(text)) if text[k].startswith("## ")), len(text))
+        section = text[i:j]
+    return row, section
+
+
 def write_report(cfg: dict) -> None:
     eq_path = HERE / "equivalent.toml"
     equivalent = tomllib.loads(eq_path.read_text()).get("mutant", []) if eq_path.exists() else []
@@ -197,7 +219,10 @@ def write_report(cfg: dict) -> None:
     for name, group in cfg["groups"].items():
         rows = _results(name)
         if not rows:
-            lines.append(f"| {name} | {', '.join(group['modules'])} | not run | | | | | | | |")
+            row, section = _earlier(name)
+            lines.append(row or f"| {name} | {', '.join(group['modules'])} | not run | | | | | "
+                                "| | |")
+            details += section
             continue
         skipped = [r for r in rows if r["status"] == "skipped"]
         rows = [r for r in rows if r["status"] != "skipped"]

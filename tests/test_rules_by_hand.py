@@ -69,11 +69,11 @@ def test_a_cumulative_cap_on_one_side_only_flags_that_side_only():
     cap hit."""
     terms = dataclasses.replace(two_path_terms(), cumulative_gain_cap=0.04,
                                 cumulative_loss_cap=None)
-    out, hit_loss, hit_gain = _cumulative_caps(terms, np.array([100.0, -100.0]),
-                                               np.array([1000.0, 1000.0]))
-    assert out.tolist() == [100.0, -40.0]
-    assert hit_loss.tolist() == [False, False]
-    assert hit_gain.tolist() == [False, True]
+    out, hit_loss, hit_gain = _cumulative_caps(terms, np.array([100.0, -100.0, -10.0]),
+                                               np.array([1000.0, 1000.0, 1000.0]))
+    assert out.tolist() == [100.0, -40.0, -10.0]  # a gain of 10 is within the cap of 40
+    assert hit_loss.tolist() == [False, False, False]
+    assert hit_gain.tolist() == [False, True, False]
     terms = dataclasses.replace(terms, cumulative_gain_cap=None, cumulative_loss_cap=0.04)
     out, hit_loss, hit_gain = _cumulative_caps(terms, np.array([100.0, -100.0]),
                                                np.array([1000.0, 1000.0]))
@@ -103,6 +103,10 @@ def test_a_reopener_with_nothing_paid_in_its_window_keeps_the_capitation_times_i
     ro = Reopener(year=3, factor=0.9, weights=(0.5, 0.5))
     cap = rebased_capitation(ro, np.array([[0.0, 0.0, 100.0, 100.0]]), cost)
     assert cap.tolist() == [[0.0, 0.0, 90.0, 90.0]]
+    # small sums: 50p paid against costs of GBP 1 a year is a ratio of 2
+    cap = rebased_capitation(Reopener(3, 1.0, (0.5, 0.5)), np.array([[0.5, 0.5, 0.5, 0.5]]),
+                             np.array([[1.0, 1.0, 1.0, 1.0]]))
+    assert cap.tolist() == [[0.5, 0.5, 1.0, 1.0]]
 
 
 def test_child_day_basis_with_an_expected_day_or_less():
