@@ -329,3 +329,184 @@ def test_a_paths_table_of_two_areas_is_refused():
         DemandPaths.from_table(df, "two.csv")
     one = DemandPaths.from_table(df.filter(pl.col("area") == "A"), "one.csv")
     assert one.n_paths == 1
+
+
+# ------------------------------------------------------------ second pass of the mutation run
+
+def test_unit_cost_uncertainty_is_a_mean_one_lognormal_with_the_cv_given():
+    """Unit-cost uncertainty multiplies each path's weekly costs by M, lognormal with mean 1
+    and coefficient of variation 0.2 (s^2 = log 1.04, mu = -s^2 / 2): the placements' mean
+    over 40,000 paths is the certain cost, their CV 0.2. A multiplier used as a divisor would
+    raise the mean by e^{s^2} - 1 = 4%; a CV of 0 draws nothing."""
+    from dataclasses import replace
+
+    spec = replace(_tail_spec(3000.0, 0.0, rate=0.0), unit_cost_cv=0.2)
+    d = _residential((2026,), 40_000)
+    sure = simulate_costs(d, spec, uncertain=False).placements[:, 0, 0]
+    drawn = simulate_costs(d, spec, seed=4).placements[:, 0, 0]
+    assert np.all(sure == sure[0])
+    se = drawn.std() / math.sqrt(drawn.size)
+    assert abs(drawn.mean() - sure[0]) < 4 * se
+    assert drawn.std() / drawn.mean() == pytest.approx(0.2, rel=0.03)
+    flat = simulate_costs(d, replace(spec, unit_cost_cv=0.0), seed=4).placements[:, 0, 0]
+    assert np.all(flat == sure)
+
+
+def test_child_days_from_a_stock_series_by_hand():
+    """A series model's paths have the stock on 31 March only: a year's child-days are the
+    mean of the stock at its two ends x 365, the first year using its own stock at both:
+    stock 100, 120, 90 gives 36,500, 40,150 and 38,325 child-days."""
+    d = DemandPaths.from_stock((2027, 2028, 2029), np.array([[100.0, 120.0, 90.0]]))
+    np.testing.assert_allclose(d.child_days[0, :, 0], [36_500.0, 40_150.0, 38_325.0])
+    p = Paths(model="naive", areas=("LA",), origin=2026, periods=(2027, 2028, 2029),
+              groups=("all",), values=np.array([[[[100.0], [120.0], [90.0]]]]))
+    np.testing.assert_allclose(DemandPaths.from_paths(p).child_days[0, :, 0],
+                               [36_500.0, 40_150.0, 38_325.0])
+    import polars as pl
+
+    table = pl.DataFrame({"path": [0, 0, 0], "period": [2027, 2028, 2029],
+                          "placement_group": ["all"] * 3, "value": [100.0, 120.0, 90.0]})
+    np.testing.assert_allclose(DemandPaths.from_table(table).child_days[0, :, 0],
+                               [36_500.0, 40_150.0, 38_325.0])
+    with pytest.raises(ValueError, match="forecast from SSDA903 episodes"):
+        DemandPaths.from_table(table).only_groups(("residential",))
+
+
+def test_a_lot_share_on_small_day_counts():
+    """Half a child-day in each of two groups: the residential lot's share is 1/2, so it
+    takes half of the 4 entries."""
+    d = DemandPaths((2027,), ("fostering", "residential"), np.array([[[0.5, 0.5]]]),
+                    np.array([[4.0]]), np.array([[0.0]]), np.array([[0.0]]))
+    assert d.only_groups(("residential",)).entries.tolist() == [[2.0]]
+
+
+def test_fitted_growth_adds_the_areas_own_deviation():
+    """An area 2 log points a year above the market: its median growth factor over one year
+    is exp(level + 0.02)."""
+    from dataclasses import replace
+
+    spec = _fitted_spec()
+    gm = replace(spec.growth, deviation={spec.growth_area: 0.02})
+    got = growth_paths(replace(spec, growth=gm), spec.base_price_year, 1, 2, uncertain=False)
+    assert got[0, 0] == pytest.approx(math.exp(gm.level + 0.02), rel=1e-12)
+
+
+def test_a_cost_set_without_a_residential_cost_nets_the_tail_against_nothing():
+    """No residential weekly cost to net against: a high-cost placement's whole weekly cost
+    (a fixed 3,000) is the excess: 2 a year x 3,000 x 10 weeks = 60,000; and a fixed weekly
+    cost below the residential one (500 < 1,000) has no excess at all."""
+    from dataclasses import replace
+
+    from cobic.costs import expected_high_cost
+
+    spec = replace(_tail_spec(3000.0, 0.0), weekly={"fostering": 800.0})
+    z = np.zeros((1, 1))
+    d = DemandPaths((2026,), ("fostering",), np.full((1, 1, 1), 100.0), z, z, z)
+    assert expected_high_cost(d, spec).tolist() == [[60_000.0]]
+    assert expected_high_cost(_residential((2026,), 1), _tail_spec(500.0, 0.0)).tolist() == \
+        [[0.0]]
+
+
+def test_with_growth_keeps_no_efficiency_by_default():
+    costs = load_cost_spec(default_unit_costs_path())
+    assert costs.efficiency == 0.02  # the cost set's own, which fitted growth replaces
+    assert with_growth(costs, *load_growth(default_growth_path())).efficiency == 0.0
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"level_se": -0.1}, "growth.level_se"), ({"noise_sd": -0.1}, "growth.noise_sd"),
+    ({"step_sd": -0.1}, "growth.step_sd"), ({"level": 1.5}, "growth.level"),
+    ({"level": -0.6}, "growth.level"), ({"theta": 0.96}, "growth.theta")])
+def test_growth_parameters_out_of_range_are_refused(tmp_path, change, key):
+    from cobic.errors import SpecError
+
+    with pytest.raises(SpecError, match=key.replace(".", r"\.")):
+        load_growth(_growth_file(tmp_path, **change))
+
+
+def test_growth_parameters_at_their_edges_are_read(tmp_path):
+    for change in ({"level": -0.5}, {"theta": 0.5}, {"theta": 0.95}, {"level_se": 0.0}):
+        model, _ = load_growth(_growth_file(tmp_path, **change))
+        (k, v), = change.items()
+        assert getattr(model, k) == v
+
+
+def test_a_cost_sets_growth_must_start_in_its_base_year():
+    import tomllib
+
+    from cobic.errors import SpecError
+
+    raw = _raw()
+    g = tomllib.loads(default_growth_path().read_text())["growth"]
+    base = _parse(raw).base_price_year
+    raw["growth"] = dict(g, origin=base)
+    assert _parse(raw).growth.origin == base
+    for origin in (base - 1, base + 1):
+        raw["growth"] = dict(g, origin=origin)
+        with pytest.raises(SpecError, match="growth.origin"):
+            _parse(raw)
+
+
+def test_overheads_counted_once_when_the_weekly_costs_include_them():
+    from cobic.errors import SpecError
+
+    raw = _raw()
+    raw["includes"] = ["placements", "overheads"]
+    raw["overheads"] = dict(raw.get("overheads", {}), rate=0.0)
+    assert _parse(raw).overhead_rate == 0.0
+    raw["overheads"]["rate"] = 0.1
+    with pytest.raises(SpecError, match="overheads.rate"):
+        _parse(raw)
+
+
+def test_every_group_named_in_indexation_keeps_its_rate():
+    """Indexation of a group that sorts after 'source' (supported, 4%) is kept, and the
+    source line is not a rate."""
+    raw = _raw()
+    raw["indexation"] = {"default": 0.03, "supported": 0.04, "residential": 0.06,
+                         "source": "by hand"}
+    spec = _parse(raw)
+    assert spec.uplift("supported") == 0.04 and spec.uplift("residential") == 0.06
+    assert "source" not in spec.indexation
+
+
+def test_every_group_needs_a_cost_from_all_providers():
+    from cobic.errors import SpecError
+
+    raw = _raw()
+    raw["placement"] = [r for r in raw["placement"]
+                        if not (r["placement_group"] == "fostering" and r["provider"] == "all")]
+    assert any(r["placement_group"] == "fostering" for r in raw["placement"])
+    with pytest.raises(SpecError, match="no provider = 'all' cost for \\['fostering'\\]"):
+        _parse(raw)
+
+
+def test_provider_mix_source_line_does_not_stop_the_mix():
+    """A provider mix whose first key is its source line still blends the groups after it:
+    fostering at 100% independent costs the independent weekly cost uprated to the base."""
+    raw = _raw()
+    plain = _parse(raw).weekly["fostering"]
+    raw["provider_mix"] = {"source": "by hand", "fostering": 1.0}
+    mixed = _parse(raw).weekly["fostering"]
+    ind = next(r for r in raw["placement"]
+               if r["placement_group"] == "fostering" and r["provider"] == "independent")
+    base = _parse(raw).base_price_year
+    from cobic.costs import fy_end_year
+
+    rate = raw["indexation"].get("fostering", raw["indexation"]["default"])
+    expect = ind["weekly_cost"] * (1 + rate) ** (base - fy_end_year(ind["price_year"]))
+    assert mixed == pytest.approx(expect) and mixed != plain
+
+
+@pytest.mark.parametrize("text, ok", [("2024-25", True), ("1999-00", True), ("202-25", False),
+                                      ("20245-26", False), ("2024-5", False), ("2024-26", False),
+                                      ("2200-01", False)])
+def test_financial_year_names(text, ok):
+    from cobic.costs import fy_end_year
+    from cobic.errors import SpecError
+
+    if ok:
+        assert fy_end_year(text) == int(text[:4]) + 1
+    else:
+        with pytest.raises(SpecError, match="financial year such as 2024-25"):
+            fy_end_year(text)
