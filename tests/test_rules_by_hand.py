@@ -172,3 +172,34 @@ def test_linear_scoring_is_zero_below_the_floor_and_one_above_the_target():
     down = Indicator("b", "lower", 10.0, 2.0, (1.0,), "linear", (), 0.0, 0.0, 0.0)
     np.testing.assert_allclose(achievement(up, np.array([0.0, 6.0, 12.0])), [0.0, 0.5, 1.0])
     np.testing.assert_allclose(achievement(down, np.array([12.0, 6.0, 0.0])), [0.0, 0.5, 1.0])
+
+
+def test_end_of_contract_cumulative_cap_by_hand():
+    """Two years of GBP 1,000 capitation, a cumulative loss cap of 4% (GBP 80 over the
+    contract) and no reconciliation: yearly shares of 60 and 40 (100 in all) are capped at 80,
+    so the cap's adjustment is -20, booked in the last year, and the cap is hit."""
+    from cobic.contract.rules import end_of_contract
+
+    terms = dataclasses.replace(two_path_terms(), cumulative_loss_cap=0.04,
+                                cumulative_gain_cap=None, reconciliation=None)
+    cap = np.array([[1000.0, 1000.0]])
+    end = end_of_contract(terms, cap, cap.copy(), np.array([[60.0, 40.0]]),
+                          np.array([[60.0, 40.0]]), np.zeros((1, 2)))
+    assert end.yearly.tolist() == [100.0] and end.reconciled.tolist() == [100.0]
+    assert end.cap.tolist() == [-20.0] and end.provider.tolist() == [80.0]
+    assert end.adjustment.tolist() == [-20.0] and end.hit_loss_cap.tolist() == [True]
+
+
+def test_expected_band_payment_of_an_open_band_by_hand():
+    """D standard normal: the expected overspend above 0 with no upper edge is
+    E[D+] = 1 / sqrt(2 pi) = 0.398942; above 1, phi(1) - (1 - Phi(1)) = 0.083332."""
+    import math
+
+    from cobic.contract.risk_share import expected_band_payment
+
+    assert expected_band_payment(0.0, 1.0, 0.0, math.inf) == pytest.approx(
+        1 / math.sqrt(2 * math.pi), rel=1e-12)
+    phi1 = math.exp(-0.5) / math.sqrt(2 * math.pi)
+    tail1 = 0.5 * math.erfc(1 / math.sqrt(2))
+    assert expected_band_payment(0.0, 1.0, 1.0, math.inf) == pytest.approx(phi1 - tail1,
+                                                                           rel=1e-12)
