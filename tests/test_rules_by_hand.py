@@ -203,3 +203,12 @@ def test_expected_band_payment_of_an_open_band_by_hand():
     tail1 = 0.5 * math.erfc(1 / math.sqrt(2))
     assert expected_band_payment(0.0, 1.0, 1.0, math.inf) == pytest.approx(phi1 - tail1,
                                                                            rel=1e-12)
+
+
+def test_a_loss_cap_of_zero_is_hit_by_losses_only():
+    """A loss cap of 0% (the provider bears no overspend): a 5% overspend costs the provider
+    nothing and hits the cap; a 5% saving is no loss and hits no loss cap."""
+    rs = RiskShare(ACA, (), 0.0, None)
+    s = share_variance(np.array([50.0, -50.0]), np.array([1000.0, 1000.0]), rs)
+    assert s.provider.tolist() == [0.0, 0.0]
+    assert s.hit_loss_cap.tolist() == [True, False]
