@@ -510,3 +510,97 @@ def test_financial_year_names(text, ok):
     else:
         with pytest.raises(SpecError, match="financial year such as 2024-25"):
             fy_end_year(text)
+
+
+# ------------------------------------------------------------ third pass
+
+def test_a_paths_table_by_group_with_its_total_and_events():
+    """A paths table with child-days by group and their 'all' total, and entries (on 'all'):
+    the groups are the groups (the total is not one), and each measure is read as itself."""
+    import polars as pl
+
+    rows = []
+    for g, v in (("fostering", 300.0), ("residential", 65.0), ("all", 365.0)):
+        rows.append({"path": 0, "period": 2027, "placement_group": g, "measure": "child_days",
+                     "value": v})
+    rows.append({"path": 0, "period": 2027, "placement_group": "all", "measure": "entries",
+                 "value": 7.0})
+    d = DemandPaths.from_table(pl.DataFrame(rows))
+    assert d.groups == ("fostering", "residential")
+    assert d.child_days[0, 0].tolist() == [300.0, 65.0]
+    assert d.entries.tolist() == [[7.0]] and d.exits.tolist() == [[0.0]]
+
+
+def test_a_lot_prorates_days_by_duration_too():
+    cd = np.array([[[300.0, 100.0]]])
+    z = np.zeros((1, 1))
+    d = DemandPaths((2027,), ("fostering", "residential"), cd, z, z, z,
+                    np.array([[[40.0, 80.0, 280.0]]]))
+    lot = d.only_groups(("residential",))
+    np.testing.assert_allclose(lot.days_by_duration, [[[10.0, 20.0, 70.0]]])
+
+
+def test_a_rare_high_cost_placement_is_still_drawn():
+    """Half a high-cost placement a year (fixed weekly cost 3,000 against 1,000): the mean
+    tail is 0.5 x 2,000 x 10 weeks = 10,000 a year."""
+    spec = _tail_spec(3000.0, 0.0, rate=0.5)
+    got = simulate_costs(_residential((2026,), 40_000), spec, seed=6).high_cost[:, 0]
+    se = got.std() / math.sqrt(got.size)
+    assert abs(got.mean() - 10_000.0) < 4 * se
+
+
+@pytest.mark.parametrize("table, ok", [
+    ({"unit_cost_cv": 0.1}, True), ({"high_cost_per_year": 0.0, "high_cost_mean_weekly": 0.0}, True),
+    ({"unit_cost_cv": 1.0}, True), ({"unit_cost_cv": 1.5}, False), ({"high_cost_weeks": -1.0}, False),
+    ({"high_cost_per_year": 2.0, "high_cost_mean_weekly": 0.0}, False)])
+def test_the_uncertainty_table_defaults_and_bounds(table, ok):
+    from cobic.errors import SpecError
+
+    raw = _raw()
+    raw["uncertainty"] = table
+    if ok:
+        spec = _parse(raw)
+        for k in ("unit_cost_cv", "high_cost_per_year", "high_cost_mean_weekly",
+                  "high_cost_sd_weekly", "high_cost_weeks"):
+            assert getattr(spec, k) == table.get(k, 0.0)
+    else:
+        with pytest.raises(SpecError, match="uncertainty"):
+            _parse(raw)
+
+
+def test_indexation_and_efficiency_defaults_and_bounds():
+    from cobic.errors import SpecError
+
+    raw = _raw()
+    del raw["indexation"]
+    spec = _parse(raw)
+    assert spec.indexation == {"default": 0.0} and spec.uplift("residential") == 0.0
+    raw = _raw()
+    raw["indexation"] = {"residential": 0.06}
+    assert _parse(raw).uplift("fostering") == 0.0  # no default given: 0
+    raw = _raw()
+    raw["efficiency"] = {"rate": -0.01}
+    with pytest.raises(SpecError, match="efficiency.rate"):
+        _parse(raw)
+
+
+def test_an_unknown_or_missing_placement_key_is_named_first_in_order():
+    from cobic.errors import SpecError
+
+    raw = _raw()
+    raw["placement"][0] = dict(raw["placement"][0], zeta=1, alpha=2)
+    with pytest.raises(SpecError, match=r"placement\[0\]\.alpha"):
+        _parse(raw)
+    raw = _raw()
+    row = {k: v for k, v in raw["placement"][0].items() if k not in ("source", "price_year")}
+    raw["placement"][0] = row
+    with pytest.raises(SpecError, match=r"placement\[0\]\.price_year"):
+        _parse(raw)
+
+
+def test_a_financial_year_with_a_three_digit_end_is_refused():
+    from cobic.costs import fy_end_year
+    from cobic.errors import SpecError
+
+    with pytest.raises(SpecError, match="financial year such as 2024-25"):
+        fy_end_year("2024-025")
