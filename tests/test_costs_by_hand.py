@@ -604,3 +604,49 @@ def test_a_financial_year_with_a_three_digit_end_is_refused():
 
     with pytest.raises(SpecError, match="financial year such as 2024-25"):
         fy_end_year("2024-025")
+
+
+def test_simulated_tail_without_a_residential_cost_is_the_whole_weekly_cost():
+    """No residential cost to net against and a fixed weekly cost of 3,000: each high-cost
+    placement adds 3,000 x 10 weeks = 30,000, so every path's tail is a multiple of it."""
+    from dataclasses import replace
+
+    spec = replace(_tail_spec(3000.0, 0.0), weekly={"fostering": 800.0})
+    z = np.zeros((400, 1))
+    d = DemandPaths((2026,), ("fostering",), np.full((400, 1, 1), 100.0), z, z, z)
+    n = simulate_costs(d, spec, seed=2).high_cost[:, 0] / 30_000.0
+    assert np.allclose(n, np.round(n)) and n.mean() == pytest.approx(2.0, abs=0.25)
+
+
+def test_events_and_days_by_duration_from_paths_of_one_area():
+    rng = np.random.default_rng(1)
+    shape = (1, 2, 2, 2)
+    dur = rng.uniform(0, 100, (1, 2, 2, 3))
+    p = Paths(model="stockflow", areas=("LA",), origin=2026, periods=(2027, 2028),
+              groups=("fostering", "residential"), values=np.ones(shape),
+              extra={"child_days": np.ones(shape), "entries": np.ones(shape),
+                     "exits": np.full(shape, 2.0), "moves": np.zeros(shape),
+                     "days_by_duration": dur})
+    d = DemandPaths.from_paths(p)
+    assert d.exits.tolist() == [[4.0, 4.0], [4.0, 4.0]]
+    np.testing.assert_array_equal(d.days_by_duration, dur[0])
+
+
+def test_defaults_of_efficiency_and_theta():
+    raw = _raw()
+    raw["efficiency"] = {"source": "none given"}
+    assert _parse(raw).efficiency == 0.0
+
+
+def test_growth_without_theta_has_none(tmp_path):
+    import tomllib
+
+    raw = tomllib.loads(default_growth_path().read_text())["growth"]
+    raw.pop("theta")
+    lines = ["[growth]"] + [f"{k} = " + ("{ " + ", ".join(f'"{a}" = {x}' for a, x in v.items())
+                                         + " }" if isinstance(v, dict) else
+                                         (f'"{v}"' if isinstance(v, str) else str(v)))
+                            for k, v in raw.items()]
+    path = tmp_path / "g.toml"
+    path.write_text("\n".join(lines) + "\n")
+    assert load_growth(path)[0].theta == 0.0

@@ -212,3 +212,18 @@ def test_a_loss_cap_of_zero_is_hit_by_losses_only():
     s = share_variance(np.array([50.0, -50.0]), np.array([1000.0, 1000.0]), rs)
     assert s.provider.tolist() == [0.0, 0.0]
     assert s.hit_loss_cap.tolist() == [True, False]
+
+
+def test_a_reconciled_saving_is_shared_when_there_is_no_quality_gate():
+    """Reconciliation with the provider keeping 100% of a saving up to 3% and no quality gate:
+    a saving of 20 on a target of 2,000 (1%) is the provider's, -20 (a gain)."""
+    from cobic.contract.rules import end_of_contract
+
+    rs = RiskShare((Band(0.0, INF, 1.0),), (Band(0.0, 0.03, 1.0), Band(0.03, INF, 0.5)),
+                   None, None)
+    terms = dataclasses.replace(two_path_terms(), reconciliation=rs, quality_gate=None,
+                                cumulative_loss_cap=None, cumulative_gain_cap=None)
+    cap = np.array([[1000.0, 1000.0]])
+    end = end_of_contract(terms, cap, cap.copy(), np.array([[-10.0, -10.0]]),
+                          np.zeros((1, 2)), np.zeros((1, 2)))
+    assert end.reconciled.tolist() == [-20.0] and end.provider.tolist() == [-20.0]
