@@ -225,11 +225,12 @@ def test_provider_mix_share_is_a_fraction():
                 _parse(raw)
 
 
-def _growth_file(tmp_path, **change):
+def _growth_file(tmp_path, drop=(), **change):
+    """The shipped growth file with ``change`` applied and the keys ``drop`` left out."""
     import tomllib
 
     raw = tomllib.loads(default_growth_path().read_text())
-    g = raw["growth"] | change
+    g = {k: v for k, v in (raw["growth"] | change).items() if k not in drop}
     lines = ["[growth]"]
     for k, v in g.items():
         if isinstance(v, dict):
@@ -632,21 +633,12 @@ def test_events_and_days_by_duration_from_paths_of_one_area():
     np.testing.assert_array_equal(d.days_by_duration, dur[0])
 
 
-def test_defaults_of_efficiency_and_theta():
+def test_an_efficiency_table_without_a_rate_means_none():
     raw = _raw()
     raw["efficiency"] = {"source": "none given"}
     assert _parse(raw).efficiency == 0.0
 
 
 def test_growth_without_theta_has_none(tmp_path):
-    import tomllib
-
-    raw = tomllib.loads(default_growth_path().read_text())["growth"]
-    raw.pop("theta")
-    lines = ["[growth]"] + [f"{k} = " + ("{ " + ", ".join(f'"{a}" = {x}' for a, x in v.items())
-                                         + " }" if isinstance(v, dict) else
-                                         (f'"{v}"' if isinstance(v, str) else str(v)))
-                            for k, v in raw.items()]
-    path = tmp_path / "g.toml"
-    path.write_text("\n".join(lines) + "\n")
+    path = _growth_file(tmp_path, drop=("theta",))
     assert load_growth(path)[0].theta == 0.0
