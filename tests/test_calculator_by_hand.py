@@ -41,28 +41,45 @@ NET = COST + MARGIN
 EARNED = np.array([[4.0, 5.0], [6.0, 7.0], [1.0, 0.0]])
 LOSS_CAP = np.array([[False, True], [False, False], [False, False]])
 GAIN_CAP = np.array([[False, False], [True, True], [False, False]])
-DEFLATOR = np.array([1.02, 1.02 ** 2])
+DEFLATOR = np.array([1.02, 1.02**2])
 DISCOUNT = np.array([1.0, 1 / 1.035])
 
 
 @pytest.fixture(scope="module")
 def terms():
     t = load_contract(SEVEN)
-    return replace(t, first_year=2027, length=2, incentive_share=(0.1, 0.1),
-                   provider_reserve=10.0,
-                   funders=(Funder("Local authority", 0.7), Funder("ICB", 0.3)),
-                   indicators=tuple(replace(i, weights=i.weights[:2]) for i in t.indicators))
+    return replace(
+        t,
+        first_year=2027,
+        length=2,
+        incentive_share=(0.1, 0.1),
+        provider_reserve=10.0,
+        funders=(Funder("Local authority", 0.7), Funder("ICB", 0.3)),
+        indicators=tuple(replace(i, weights=i.weights[:2]) for i in t.indicators),
+    )
 
 
 @pytest.fixture(scope="module")
 def priced(terms):
-    return Priced(terms=terms, years=(2027, 2028), capitation=np.array([100.0, 110.0]),
-                  expected_days=np.array([10.0, 12.0]), target=TARGET, cost=COST,
-                  variance=COST - TARGET, provider_share=PSHARE,
-                  at_risk=np.array([10.0, 11.0]), composite=np.full((3, 2), 0.5),
-                  incentive_earned=EARNED, withheld=np.array([10.0, 11.0]),
-                  net_to_provider=NET, hit_loss_cap=LOSS_CAP, hit_gain_cap=GAIN_CAP,
-                  deflator=DEFLATOR, discount=DISCOUNT)
+    return Priced(
+        terms=terms,
+        years=(2027, 2028),
+        capitation=np.array([100.0, 110.0]),
+        expected_days=np.array([10.0, 12.0]),
+        target=TARGET,
+        cost=COST,
+        variance=COST - TARGET,
+        provider_share=PSHARE,
+        at_risk=np.array([10.0, 11.0]),
+        composite=np.full((3, 2), 0.5),
+        incentive_earned=EARNED,
+        withheld=np.array([10.0, 11.0]),
+        net_to_provider=NET,
+        hit_loss_cap=LOSS_CAP,
+        hit_gain_cap=GAIN_CAP,
+        deflator=DEFLATOR,
+        discount=DISCOUNT,
+    )
 
 
 def _risk(priced):
@@ -94,8 +111,9 @@ def test_no_reserve_no_reserve_row(priced, terms):
 def test_a_reserve_exactly_reached_is_not_exceeded(priced, terms):
     # path 1's lowest cumulative margin is exactly -5
     p = replace(priced, terms=replace(terms, provider_reserve=5.0))
-    assert _risk(p)["P(provider's cumulative loss exceeds its reserve of GBP 5)"] == \
-        pytest.approx(1 / 3)
+    assert _risk(p)["P(provider's cumulative loss exceeds its reserve of GBP 5)"] == pytest.approx(
+        1 / 3
+    )
 
 
 def test_summary_by_hand(priced):
@@ -109,8 +127,11 @@ def test_summary_by_hand(priced):
     assert s["commissioner_outlay"]["p90"] == pytest.approx(213.0)
     real = [70 / 1.02 + 135 / 1.0404, 123 / 1.02 + 92 / 1.0404, 82 / 1.02 + 89 / 1.0404]
     assert s["commissioner_outlay_real"]["mean"] == pytest.approx(sum(real) / 3)
-    pv = [70 / 1.02 + 135 / 1.0404 / 1.035, 123 / 1.02 + 92 / 1.0404 / 1.035,
-          82 / 1.02 + 89 / 1.0404 / 1.035]
+    pv = [
+        70 / 1.02 + 135 / 1.0404 / 1.035,
+        123 / 1.02 + 92 / 1.0404 / 1.035,
+        82 / 1.02 + 89 / 1.0404 / 1.035,
+    ]
     assert s["commissioner_outlay_pv"]["mean"] == pytest.approx(sum(pv) / 3)
     assert s["provider_margin"]["mean"] == pytest.approx(-14 / 3)
     assert s["actual_cost"]["mean"] == pytest.approx(605 / 3)
@@ -128,8 +149,7 @@ def test_schedule_by_hand(priced):
     assert y2["capitation_real"] == pytest.approx(110 / 1.0404)
     assert y2["capitation_pv"] == pytest.approx(110 / 1.0404 / 1.035)
     assert y2["expected_net_to_provider"] == pytest.approx((135 + 92 + 89) / 3)
-    assert y2["expected_net_to_provider_pv"] == pytest.approx((135 + 92 + 89) / 3 / 1.0404
-                                                              / 1.035)
+    assert y2["expected_net_to_provider_pv"] == pytest.approx((135 + 92 + 89) / 3 / 1.0404 / 1.035)
     assert y2["expected_commissioner_share"] == pytest.approx((10 - 5 - 13) / 3)
     assert (y2["p_hit_loss_cap"], y2["p_hit_gain_cap"]) == pytest.approx((1 / 3, 1 / 3))
     assert rows[0]["p_hit_gain_cap"] == pytest.approx(1 / 3)
@@ -153,7 +173,7 @@ def test_a_priced_contract_is_read_only(priced):
 
 
 def test_discount_factors_green_book():
-    assert discount_factors(0.035, 3) == pytest.approx([1.0, 1 / 1.035, 1 / 1.035 ** 2])
+    assert discount_factors(0.035, 3) == pytest.approx([1.0, 1 / 1.035, 1 / 1.035**2])
 
 
 # ------------------------------------------------------------- simulated costs
@@ -161,12 +181,22 @@ def _sim(P=11, Y=3, k=1, seed=0, days_by_duration=True):
     rng = np.random.default_rng(seed)
     years = tuple(range(2027, 2027 + Y))
     cost = np.arange(P, dtype=float)[:, None] * np.ones((1, Y)) + 100.0
-    comp = CostPaths(years, np.ones((P, Y, 2)), np.ones((P, Y)), np.ones((P, Y)),
-                     np.ones(Y), np.zeros((P, Y)))
+    comp = CostPaths(
+        years, np.ones((P, Y, 2)), np.ones((P, Y)), np.ones((P, Y)), np.ones(Y), np.zeros((P, Y))
+    )
     dur = rng.uniform(size=(P, Y, 3)) if days_by_duration else None
-    return SimulatedCosts(years, cost, cost.copy(), np.full((P, Y), 365.0), comp,
-                          rng.standard_normal((P, Y, k)), dur, np.zeros((P, Y)),
-                          np.ones((P, Y)), ("fostering", "residential"))
+    return SimulatedCosts(
+        years,
+        cost,
+        cost.copy(),
+        np.full((P, Y), 365.0),
+        comp,
+        rng.standard_normal((P, Y, k)),
+        dur,
+        np.zeros((P, Y)),
+        np.ones((P, Y)),
+        ("fostering", "residential"),
+    )
 
 
 def test_cost_band_quantiles_by_hand():
@@ -202,10 +232,17 @@ def test_cost_scores_are_normal_scores_of_the_rank():
 
 
 def _indicator_terms(terms, r=0.0):
-    i = replace(terms.indicators[0], baseline=50.0, improvement=2.0, sd=3.0, cost_correlation=r,
-                weights=(1.0, 1.0, 1.0))
-    return replace(terms, first_year=2027, length=3, incentive_share=(0.0, 0.1, 0.1),
-                   indicators=(i,))
+    i = replace(
+        terms.indicators[0],
+        baseline=50.0,
+        improvement=2.0,
+        sd=3.0,
+        cost_correlation=r,
+        weights=(1.0, 1.0, 1.0),
+    )
+    return replace(
+        terms, first_year=2027, length=3, incentive_share=(0.0, 0.1, 0.1), indicators=(i,)
+    )
 
 
 def test_indicator_values_baseline_trend_and_noise_by_hand(terms):
@@ -236,9 +273,12 @@ def test_costs_for_other_years_are_refused(terms):
     t = _indicator_terms(terms)
     for years in (2, 4):  # three years simulated
         with pytest.raises(ValueError, match="costs were simulated for"):
-            apply_terms(_sim(), replace(t, length=years,
-                                               incentive_share=(0.0,) + (0.1,) * (years - 1),
-                                               indicators=()))
+            apply_terms(
+                _sim(),
+                replace(
+                    t, length=years, incentive_share=(0.0,) + (0.1,) * (years - 1), indicators=()
+                ),
+            )
     with pytest.raises(ValueError, match="costs were simulated for"):
         apply_terms(_sim(), replace(t, first_year=2028))
 
@@ -251,14 +291,17 @@ def test_indicator_cost_note_names_the_correlated_only(terms):
     b = replace(t.indicators[0], name="B", cost_correlation=0.0)
     c = replace(t.indicators[0], name="C", cost_correlation=1.0)
     note = indicator_cost_note(replace(t, indicators=(a, b, c)))
-    assert note == ("indicator outcomes move with cost on each path: A correlation -0.50; "
-                    "C correlation +1.00 (the others independent of cost)")
+    assert note == (
+        "indicator outcomes move with cost on each path: A correlation -0.50; "
+        "C correlation +1.00 (the others independent of cost)"
+    )
 
 
 def test_historic_capitation_indexed_from_its_year(terms):
     # outturn 1,000 in 2025; no cost set: no uplift and no efficiency
-    t = replace(_indicator_terms(terms), method="historic", historic_outturn=1000.0,
-                historic_year=2025)
+    t = replace(
+        _indicator_terms(terms), method="historic", historic_outturn=1000.0, historic_year=2025
+    )
     assert apply_terms(_sim(), t).capitation == pytest.approx([1000.0] * 3)
 
 

@@ -26,9 +26,19 @@ def base():
 
 
 def _controls(**over):
-    c = {"length": 6, "basis": "population", "point": 0.6, "bedding_in": 1, "at_risk": 0.2,
-         "deadband": 0.01, "middle_upper": 0.1, "middle_share": 0.4, "outer_share": 0.1,
-         "cap": 0.07, "quality_gate": 0.3}
+    c = {
+        "length": 6,
+        "basis": "population",
+        "point": 0.6,
+        "bedding_in": 1,
+        "at_risk": 0.2,
+        "deadband": 0.01,
+        "middle_upper": 0.1,
+        "middle_share": 0.4,
+        "outer_share": 0.1,
+        "cap": 0.07,
+        "quality_gate": 0.3,
+    }
     return c | over
 
 
@@ -36,14 +46,19 @@ def test_defaults_are_the_shipped_contract_read_from_its_file(base):
     raw = tomllib.loads(SEVEN.read_text())
     bands = raw["risk_share"]["loss_bands"]
     d = sizing_defaults(base)
-    assert d == {"length": 7, "basis": "hybrid", "point": 0.5,
-                 "bedding_in": 1,  # one leading 0.0 in share_by_year
-                 "at_risk": 0.15,  # the highest share
-                 "deadband": bands[0]["upto"], "middle_upper": bands[1]["upto"],
-                 "middle_share": bands[1]["provider_share"],
-                 "outer_share": bands[2]["provider_share"],
-                 "cap": raw["risk_share"]["loss_cap"],
-                 "quality_gate": raw["incentive"]["quality_gate"]}
+    assert d == {
+        "length": 7,
+        "basis": "hybrid",
+        "point": 0.5,
+        "bedding_in": 1,  # one leading 0.0 in share_by_year
+        "at_risk": 0.15,  # the highest share
+        "deadband": bands[0]["upto"],
+        "middle_upper": bands[1]["upto"],
+        "middle_share": bands[1]["provider_share"],
+        "outer_share": bands[2]["provider_share"],
+        "cap": raw["risk_share"]["loss_cap"],
+        "quality_gate": raw["incentive"]["quality_gate"],
+    }
 
 
 def test_defaults_round_trip_to_the_same_terms(base):
@@ -86,21 +101,35 @@ def test_incentive_profile_is_the_shipped_shape_scaled_and_shifted(base):
     t = sizing_terms(base, **_controls(length=6, bedding_in=2, at_risk=0.3))
     assert t.incentive_share == pytest.approx((0.0, 0.0, 0.2, 0.2, 0.3, 0.3))
     # a longer tail than the shape repeats its last value
-    b = replace(base, length=5, incentive_share=(0.0, 0.05, 0.1, 0.1, 0.1),
-                indicators=tuple(replace(i, weights=i.weights[:5]) for i in base.indicators))
+    b = replace(
+        base,
+        length=5,
+        incentive_share=(0.0, 0.05, 0.1, 0.1, 0.1),
+        indicators=tuple(replace(i, weights=i.weights[:5]) for i in base.indicators),
+    )
     t = sizing_terms(b, **_controls(length=7, bedding_in=0, at_risk=0.2))
     assert t.incentive_share == pytest.approx((0.1, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2))
 
 
 def test_indicator_weights_follow_the_length(base):
     w = (0.1, 0.2, 0.3, 0.4, 0.5)
-    b = replace(base, length=5, incentive_share=(0.0, 0.1, 0.1, 0.1, 0.1),
-                indicators=(replace(base.indicators[0], weights=w),))
+    b = replace(
+        base,
+        length=5,
+        incentive_share=(0.0, 0.1, 0.1, 0.1, 0.1),
+        indicators=(replace(base.indicators[0], weights=w),),
+    )
     t7 = sizing_terms(b, **_controls(length=7, bedding_in=1))
     assert t7.indicators[0].weights == (0.1, 0.2, 0.3, 0.4, 0.5, 0.5, 0.5)
-    t5 = sizing_terms(replace(b, length=7, incentive_share=(0.0,) + (0.1,) * 6,
-                              indicators=(replace(b.indicators[0], weights=w + (0.6, 0.7)),)),
-                      **_controls(length=5, bedding_in=1))
+    t5 = sizing_terms(
+        replace(
+            b,
+            length=7,
+            incentive_share=(0.0,) + (0.1,) * 6,
+            indicators=(replace(b.indicators[0], weights=w + (0.6, 0.7)),),
+        ),
+        **_controls(length=5, bedding_in=1),
+    )
     assert t5.indicators[0].weights == w
     # the other indicator fields are untouched
     assert replace(t7.indicators[0], weights=w) == b.indicators[0]
@@ -110,28 +139,41 @@ def test_controls_replace_what_they_name_and_nothing_else(base):
     t = sizing_terms(base, **_controls())
     assert (t.length, t.basis, t.point, t.quality_gate) == (6, "population", 0.6, 0.3)
     assert t.years == tuple(range(base.first_year, base.first_year + 6))
-    keep = ("name", "first_year", "corridor", "marginal_rate", "method", "incentive_mode",
-            "discount_rate", "inflation", "provider_reserve", "funders")
+    keep = (
+        "name",
+        "first_year",
+        "corridor",
+        "marginal_rate",
+        "method",
+        "incentive_mode",
+        "discount_rate",
+        "inflation",
+        "provider_reserve",
+        "funders",
+    )
     assert all(getattr(t, k) == getattr(base, k) for k in keep)
     assert sizing_terms(base, **_controls(quality_gate=None)).quality_gate is None
 
 
 def test_risk_share_bands_by_hand():
-    rs = sizing_risk_share(deadband=0.02, middle_upper=0.08, middle_share=0.5, outer_share=0.2,
-                           cap=0.05)
+    rs = sizing_risk_share(
+        deadband=0.02, middle_upper=0.08, middle_share=0.5, outer_share=0.2, cap=0.05
+    )
     want = (Band(0.0, 0.02, 1.0), Band(0.02, 0.08, 0.5), Band(0.08, math.inf, 0.2))
     assert rs.loss_bands == want and rs.gain_bands == want
     assert (rs.loss_cap, rs.gain_cap) == (0.05, 0.05)
     assert rs.first_dollar_loss is None and rs.first_dollar_gain is None
-    uncapped = sizing_risk_share(deadband=0.02, middle_upper=0.08, middle_share=0.5,
-                                 outer_share=0.2, cap=None)
+    uncapped = sizing_risk_share(
+        deadband=0.02, middle_upper=0.08, middle_share=0.5, outer_share=0.2, cap=None
+    )
     assert (uncapped.loss_cap, uncapped.gain_cap) == (None, None)
 
 
 def test_sized_risk_share_is_what_the_terms_carry(base):
     t = sizing_terms(base, **_controls())
-    assert t.risk_share == sizing_risk_share(deadband=0.01, middle_upper=0.1, middle_share=0.4,
-                                             outer_share=0.1, cap=0.07)
+    assert t.risk_share == sizing_risk_share(
+        deadband=0.01, middle_upper=0.1, middle_share=0.4, outer_share=0.1, cap=0.07
+    )
 
 
 @pytest.mark.parametrize("length, ok", [(4, False), (5, True), (7, True), (8, False)])
@@ -143,9 +185,17 @@ def test_length_edges(base, length, ok):
             sizing_terms(base, **_controls(length=length))
 
 
-@pytest.mark.parametrize("deadband, upper, ok", [(0.0, 0.1, False), (0.001, 0.1, True),
-                                                 (0.1, 0.1, False), (0.099, 0.1, True),
-                                                 (0.2, 0.1, False), (-0.01, 0.1, False)])
+@pytest.mark.parametrize(
+    "deadband, upper, ok",
+    [
+        (0.0, 0.1, False),
+        (0.001, 0.1, True),
+        (0.1, 0.1, False),
+        (0.099, 0.1, True),
+        (0.2, 0.1, False),
+        (-0.01, 0.1, False),
+    ],
+)
 def test_deadband_edges(base, deadband, upper, ok):
     c = _controls(deadband=deadband, middle_upper=upper)
     if ok:

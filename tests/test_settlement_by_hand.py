@@ -21,11 +21,17 @@ from cobic.costs import DAYS_PER_MONTH, CostSpec
 from cobic.errors import SpecError
 
 # prices of the financial year ending 2026, which is year 0 of a contract from 2026-27
-SPEC = CostSpec(name="hand", base_price_year=2026,
-                weekly={"fostering": 700.0, "residential": 7000.0}, per_child_month=100.0,
-                event_costs={"entry": 1000.0, "placement_move": 500.0, "exit": 200.0},
-                overhead_rate=0.1, indexation={"default": 0.03, "residential": 0.05},
-                efficiency=0.02, startup=(5000.0,))
+SPEC = CostSpec(
+    name="hand",
+    base_price_year=2026,
+    weekly={"fostering": 700.0, "residential": 7000.0},
+    per_child_month=100.0,
+    event_costs={"entry": 1000.0, "placement_move": 500.0, "exit": 200.0},
+    overhead_rate=0.1,
+    indexation={"default": 0.03, "residential": 0.05},
+    efficiency=0.02,
+    startup=(5000.0,),
+)
 
 
 def _terms(**over):
@@ -37,9 +43,18 @@ def _ledger(df):
 
 
 def _year(y, **over):
-    return Actuals(**({"contract_year": y,
-                       "child_days": {"fostering": 3650.0, "residential": 365.0},
-                       "entries": 10.0, "exits": 3.0, "moves": 4.0} | over))
+    return Actuals(
+        **(
+            {
+                "contract_year": y,
+                "child_days": {"fostering": 3650.0, "residential": 365.0},
+                "entries": 10.0,
+                "exits": 3.0,
+                "moves": 4.0,
+            }
+            | over
+        )
+    )
 
 
 def test_activity_at_unit_costs_year_two_by_hand():
@@ -56,10 +71,14 @@ def test_activity_at_unit_costs_year_two_by_hand():
     assert led["actual cost"][0] == round(fost + res + cm + oh, 2)
     assert led["variance"][0] == round(fost + res + cm + oh - 1e6, 2)
     # the working shows the year's weekly price
-    assert led["cost: placements: fostering"][1] == \
-        f"3,650 child-days x GBP {700 * (1.03 * 0.98) ** 2:,.2f} a week / 7"
-    assert led["cost: placements: residential"][1] == \
-        f"365 child-days x GBP {7000 * (1.05 * 0.98) ** 2:,.2f} a week / 7"
+    assert (
+        led["cost: placements: fostering"][1]
+        == f"3,650 child-days x GBP {700 * (1.03 * 0.98) ** 2:,.2f} a week / 7"
+    )
+    assert (
+        led["cost: placements: residential"][1]
+        == f"365 child-days x GBP {7000 * (1.05 * 0.98) ** 2:,.2f} a week / 7"
+    )
 
 
 def test_start_up_costs_in_their_year():
@@ -87,13 +106,16 @@ def test_a_reported_cost_is_used_as_it_stands():
         settle(_terms(), _year(2, child_days={"secure": 1.0}), 1e6, 4015.0, SPEC)
 
 
-@pytest.mark.parametrize("basis, want", [
-    ("population", "basis population: the capitation is paid whatever the volume"),
-    # 1,000,000 / 5,000 = GBP 200 a child-day
-    ("child_day", "4,015 child-days x GBP 200.00 (capitation / 5,000)"),
-    # corridor 3% of 5,000 = 150: 4,015 is 835 below 4,850 (signed: - below, + above)
-    ("hybrid", "capitation + 25% x GBP 200.00 x -835 child-days outside the 3% corridor"),
-])
+@pytest.mark.parametrize(
+    "basis, want",
+    [
+        ("population", "basis population: the capitation is paid whatever the volume"),
+        # 1,000,000 / 5,000 = GBP 200 a child-day
+        ("child_day", "4,015 child-days x GBP 200.00 (capitation / 5,000)"),
+        # corridor 3% of 5,000 = 150: 4,015 is 835 below 4,850 (signed: - below, + above)
+        ("hybrid", "capitation + 25% x GBP 200.00 x -835 child-days outside the 3% corridor"),
+    ],
+)
 def test_capitated_payment_working_by_basis(basis, want):
     over = {"basis": basis}
     if basis == "hybrid":
@@ -105,16 +127,27 @@ def test_capitated_payment_working_by_basis(basis, want):
 
 
 def test_at_risk_pot_working_names_the_years_share():
-    t = _terms(incentive={"share_by_year": [0.0, 0.1, 0.2, 0.2, 0.2], "mode": "withhold"},
-               indicators=[{"name": "stable (%)", "direction": "higher", "floor": 60.0,
-                            "target": 80.0, "weight": 1.0}])
-    led = _ledger(settle(t, _year(3, actual_cost=1e6, indicators={"stable (%)": 70.0}), 1e6,
-                         4015.0))
+    t = _terms(
+        incentive={"share_by_year": [0.0, 0.1, 0.2, 0.2, 0.2], "mode": "withhold"},
+        indicators=[
+            {
+                "name": "stable (%)",
+                "direction": "higher",
+                "floor": 60.0,
+                "target": 80.0,
+                "weight": 1.0,
+            }
+        ],
+    )
+    led = _ledger(
+        settle(t, _year(3, actual_cost=1e6, indicators={"stable (%)": 70.0}), 1e6, 4015.0)
+    )
     assert led["at-risk pot"] == (2e5, "20% of the capitation (withhold)")
     assert led["withheld"][0] == -2e5
 
 
 # ------------------------------------------------------------ the actuals file's bounds
+
 
 def _write(tmp_path, body: str):
     p = tmp_path / "actuals.toml"
@@ -123,20 +156,37 @@ def _write(tmp_path, body: str):
 
 
 def _terms_with_indicator():
-    return _terms(indicators=[{"name": "stable (%)", "direction": "higher", "floor": 60.0,
-                               "target": 80.0, "weight": 1.0}])
+    return _terms(
+        indicators=[
+            {
+                "name": "stable (%)",
+                "direction": "higher",
+                "floor": 60.0,
+                "target": 80.0,
+                "weight": 1.0,
+            }
+        ]
+    )
 
 
 def test_zero_activity_and_zero_cost_are_valid(tmp_path):
-    a = load_actuals(_write(tmp_path, 'contract_year = 1\nactual_cost = 0\n'
-                                      '[child_days]\nfostering = 0\n'), _terms())
+    a = load_actuals(
+        _write(tmp_path, "contract_year = 1\nactual_cost = 0\n[child_days]\nfostering = 0\n"),
+        _terms(),
+    )
     assert (a.child_days, a.actual_cost) == ({"fostering": 0.0}, 0.0)
     assert (a.entries, a.exits, a.moves) == (0.0, 0.0, 0.0)  # absent counts are none
 
 
-@pytest.mark.parametrize("line, key", [
-    ("actual_cost = -0.5", "actual_cost"), ("entries = -1", "entries"),
-    ("moves = -0.5", "moves"), (f"exits = {MAX_EVENTS + 1:.0f}", "exits")])
+@pytest.mark.parametrize(
+    "line, key",
+    [
+        ("actual_cost = -0.5", "actual_cost"),
+        ("entries = -1", "entries"),
+        ("moves = -0.5", "moves"),
+        (f"exits = {MAX_EVENTS + 1:.0f}", "exits"),
+    ],
+)
 def test_counts_and_cost_out_of_bounds_are_refused(tmp_path, line, key):
     p = _write(tmp_path, f"contract_year = 1\n{line}\n[child_days]\nfostering = 1\n")
     with pytest.raises(SpecError, match=key):
@@ -144,8 +194,11 @@ def test_counts_and_cost_out_of_bounds_are_refused(tmp_path, line, key):
 
 
 def test_the_bounds_themselves_are_valid(tmp_path):
-    p = _write(tmp_path, f"contract_year = 1\nentries = {MAX_EVENTS:.0f}\n"
-                         f"[child_days]\nfostering = {MAX_CHILD_DAYS:.0f}\n")
+    p = _write(
+        tmp_path,
+        f"contract_year = 1\nentries = {MAX_EVENTS:.0f}\n"
+        f"[child_days]\nfostering = {MAX_CHILD_DAYS:.0f}\n",
+    )
     a = load_actuals(p, _terms())
     assert (a.entries, a.child_days["fostering"]) == (1_000_000.0, 366.0 * 200_000)
     p = _write(tmp_path, f"contract_year = 1\n[child_days]\nfostering = {MAX_CHILD_DAYS + 1:.0f}\n")
@@ -153,11 +206,12 @@ def test_the_bounds_themselves_are_valid(tmp_path):
         load_actuals(p, _terms())
 
 
-@pytest.mark.parametrize("value, ok", [(0.0, True), (100.0, True), (-0.5, False),
-                                       (100.5, False)])
+@pytest.mark.parametrize("value, ok", [(0.0, True), (100.0, True), (-0.5, False), (100.5, False)])
 def test_percentage_indicators_lie_in_0_to_100(tmp_path, value, ok):
-    p = _write(tmp_path, 'contract_year = 1\n[child_days]\nfostering = 1\n'
-                         f'[indicators]\n"stable (%)" = {value}\n')
+    p = _write(
+        tmp_path,
+        f'contract_year = 1\n[child_days]\nfostering = 1\n[indicators]\n"stable (%)" = {value}\n',
+    )
     if ok:
         assert load_actuals(p, _terms_with_indicator()).indicators == {"stable (%)": value}
     else:
@@ -166,13 +220,17 @@ def test_percentage_indicators_lie_in_0_to_100(tmp_path, value, ok):
 
 
 def test_an_indicator_the_contract_does_not_have_is_refused(tmp_path):
-    p = _write(tmp_path, 'contract_year = 1\n[child_days]\nfostering = 1\n'
-                         '[indicators]\n"stable (%)" = 70\n"other" = 3\n')
+    p = _write(
+        tmp_path,
+        "contract_year = 1\n[child_days]\nfostering = 1\n"
+        '[indicators]\n"stable (%)" = 70\n"other" = 3\n',
+    )
     with pytest.raises(SpecError, match="indicators.other.*not an indicator of the contract"):
         load_actuals(p, _terms_with_indicator())
 
 
 # ------------------------------------------------------------ multi-year terms
+
 
 def test_every_year_from_the_reopener_on_is_refused():
     t = _terms(reopener={"year": 3})
