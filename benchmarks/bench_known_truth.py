@@ -140,7 +140,9 @@ def _left_truncation(data, truth: kt.Truth, on) -> dict:
             "matched": j.height / max(cover.height, 1)}
 
 
-VARIANTS = {"no_trend": {"trend": False}, "entry_all_years": {"entry_years": 20}}
+VARIANTS = {"no_trend": {"trend": False}, "entry_all_years": {"entry_years": 20},
+            "cohort": {"cohort_trend": True},
+            "cohort_always": {"cohort_trend": True, "cohort_z": 0.0}}
 
 
 def run_la(case: kt.LACase, paths: int, seed: int, variants: bool = False
@@ -286,6 +288,9 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=None,
                     help="generator continuations behind the expected truth (default 100)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--first-index", type=int, default=0,
+                    help="index of each kind's first LA (e.g. 100: a set disjoint from the "
+                         "default one, for choosing a model option before scoring it)")
     ap.add_argument("--kinds", default=",".join(kt.KINDS))
     ap.add_argument("--out", type=Path, default=OUT / "known_truth.csv")
     ap.add_argument("--keep", type=Path, default=None,
@@ -310,7 +315,7 @@ def main() -> None:
     t_gen = t_fit = 0.0
     k = 0
     for kind in kinds:
-        for i in range(per_kind):
+        for i in range(args.first_index, args.first_index + per_kind):
             k += 1
             a = time.perf_counter()
             folder = root / f"{kind}_{i:02d}"

@@ -44,6 +44,13 @@ neighbours and no cell gets a zero, an absurd rate or an exploding parameter dra
   pooled rate as mean and relative variance k from the same moment estimator (with 1 degree
   of freedom for the pooled rate), so a band with no entries gets a small positive rate and a
   band with many keeps its own; the bands share the level at the origin in those proportions.
+* **cohort trend in exits** (option ``cohort_trend``, off by default): the exit hazards
+  change by ``exp(gamma)`` from one entry cohort (the collection year a period of care began)
+  to the next. ``gamma`` is the conditional maximum likelihood estimate within strata of
+  placement group x age band x fine time in care, over every return up to the origin (periods
+  begun before the first return left out), with the larger of its model and cohort-clustered
+  sandwich standard errors; the fitted cell rates stand for their band's mean cohort in the fit
+  window, and each child's exit hazard is scaled by ``exp(gamma (cohort - that mean))``.
 * single years of age within a band, first placement groups by age band and move destinations
   by age band are proportions (Dirichlet draws with a small pseudo-count).
 
@@ -132,8 +139,14 @@ def _band_expr(values: pl.Expr, cuts: tuple[int, ...]) -> pl.Expr:
 
 
 def _exposure(data: SSDA903, start: date, end_excl: date, groups: tuple[str, ...],
-              age_cuts: tuple[int, ...] = AGE_CUTS) -> pl.DataFrame:
-    """Days looked after, exits and moves by (group, age band, duration band) in a window."""
+              age_cuts: tuple[int, ...] = AGE_CUTS,
+              dur_cuts: tuple[int, ...] = DURATION_CUTS, by_cohort: bool = False
+              ) -> pl.DataFrame:
+    """Days looked after, exits and moves by (group, age band, duration band) in a window.
+
+    ``dur_cuts`` are the days in care at which the duration band changes; with ``by_cohort``
+    the rows are also split by ``cohort``, the collection year in which the period of care
+    began. Rows are sorted by their keys."""
     eps = derive.episodes_in_scope(data)
     pstart = pl.col("DECOM").min().over("CHILD", "period")
     change = list(data.codes.placement_change_rne)
@@ -153,7 +166,7 @@ def _exposure(data: SSDA903, start: date, end_excl: date, groups: tuple[str, ...
     move_event = pl.col("next_is_move") & (pl.col("end") < pl.lit(end_excl))
     eps = eps.with_columns(exit_event=exit_event, move_event=move_event)
     cuts = [birthday(pl.col("DOB"), k) for k in age_cuts] + [
-        pl.col("pstart") + timedelta(days=d) for d in DURATION_CUTS]
+        pl.col("pstart") + timedelta(days=d) for d in dur_cuts]
     seg = eps.select(
         "CHILD", "DOB", "pstart", "placement_group", "exit_event", "move_event", "s", "e",
         cut=pl.concat_list([pl.col("s"), *cuts]),
@@ -166,14 +179,17 @@ def _exposure(data: SSDA903, start: date, end_excl: date, groups: tuple[str, ...
         age=age_on(pl.col("DOB"), pl.col("cut")),
         dur=(pl.col("cut") - pl.col("pstart")).dt.total_days(),
     ).with_columns(ab=_band_expr(pl.col("age"), age_cuts), db=_band_expr(pl.col("dur"),
-                                                                          DURATION_CUTS))
+                                                                          dur_cuts),
+                   cohort=collection_year_of(pl.col("pstart")))
     gmap = {g: i for i, g in enumerate(groups)}
-    return (seg.group_by("placement_group", "ab", "db")
+    keys = ["placement_group", "ab", "db", *(["cohort"] if by_cohort else [])]
+    return (seg.group_by(keys)
             .agg(days=pl.col("days").sum(),
                  exits=(pl.col("is_last") & pl.col("exit_event")).sum(),
                  moves=(pl.col("is_last") & pl.col("move_event")).sum())
             .filter(pl.col("placement_group").is_in(list(groups)))
-            .with_columns(g=pl.col("placement_group").replace_strict(gmap, return_dtype=pl.Int32)))
+            .with_columns(g=pl.col("placement_group").replace_strict(gmap, return_dtype=pl.Int32))
+            .sort(keys))
 
 
 # ---------------------------------------------------------------- partial pooling
@@ -407,6 +423,72 @@ def _hazard_fit(events: np.ndarray, days: np.ndarray, X: np.ndarray,
             "rate": _gamma_posterior_mean(events, days, prior, k)}
 
 
+# fine bands of time in care for the cohort trend (quarters, half-years, then years to 6)
+COHORT_DUR_CUTS = (91, 182, 273, 365, 547, 730, 912, 1095, 1461, 1826, 2191)
+
+
+def _conditional_cohort_slope(strata: np.ndarray, c: np.ndarray, y: np.ndarray,
+                              d: np.ndarray) -> tuple[float, float, float]:
+    """Maximum conditional likelihood of ``gamma`` in ``y ~ Poisson(d x r_s x exp(gamma c))``
+    with a free rate ``r_s`` in every stratum ``s`` (eliminated by conditioning on each
+    stratum's events, as in a stratified Cox model), by Newton's method from 0.
+
+    Returns ``(gamma, se, robust_se)``: the model-based standard error and the sandwich one
+    with the cohorts (the values of ``c``) as clusters, which also counts the scatter of whole
+    cohorts around the trend; ``(0, inf, inf)`` when no stratum has events at two cohorts.
+    """
+    gam = 0.0
+    n_s = int(strata.max()) + 1 if strata.size else 0
+    tot = np.bincount(strata, weights=y, minlength=n_s)
+    for _ in range(50):
+        w = d * np.exp(np.clip(gam * c, -50.0, 50.0))
+        sw = np.bincount(strata, weights=w, minlength=n_s)
+        m1 = np.bincount(strata, weights=w * c, minlength=n_s) / np.maximum(sw, 1e-300)
+        m2 = np.bincount(strata, weights=w * c * c, minlength=n_s) / np.maximum(sw, 1e-300)
+        score = float((y * c).sum() - (tot * m1).sum())
+        info = float((tot * np.maximum(m2 - m1 * m1, 0.0)).sum())
+        if info <= 1e-9:
+            return 0.0, math.inf, math.inf
+        step = float(np.clip(score / info, -0.2, 0.2))
+        gam += step
+        if abs(step) < 1e-8:
+            break
+    # each row's score: (c - m1_s) (y - Y_s w / sw_s), summed within each cohort
+    u = (c - m1[strata]) * (y - tot[strata] * w / np.maximum(sw[strata], 1e-300))
+    _, cl = np.unique(c, return_inverse=True)
+    n_cl = int(cl.max()) + 1
+    meat = float((np.bincount(cl, weights=u, minlength=n_cl) ** 2).sum())
+    robust = math.sqrt(meat * n_cl / max(n_cl - 1, 1)) / info if n_cl > 1 else math.inf
+    return gam, 1.0 / math.sqrt(info), robust
+
+
+def _cohort_trend(data: SSDA903, end_excl: date, groups: tuple[str, ...],
+                  cuts: tuple[int, ...], origin: int, z_carry: float) -> dict:
+    """The change per entry year (cohort) in the exit hazards, from every return up to the
+    origin: children of the same placement group, age band and (fine) time in care compared
+    across the years their periods of care began.
+
+    Periods that began before the first return's year are left out (their start may be
+    truncated). Returns ``gamma`` (log hazard ratio per cohort year) and ``se``, ``z`` and
+    ``used`` (whether ``|z|`` reaches ``z_carry``).
+    """
+    first = data.collection_years[0]
+    ex = _exposure(data, year_start(first), end_excl, groups, cuts, COHORT_DUR_CUTS,
+                   by_cohort=True).filter((pl.col("cohort") >= first) & (pl.col("days") > 0))
+    if ex.height == 0:
+        return {"gamma": 0.0, "se": math.inf, "z": 0.0, "used": False}
+    n_db = len(COHORT_DUR_CUTS) + 1
+    strata = ((ex["g"].to_numpy().astype(np.int64) * 64 + ex["ab"].to_numpy()) * n_db
+              + ex["db"].to_numpy())
+    _, strata = np.unique(strata, return_inverse=True)
+    c = (ex["cohort"].to_numpy() - origin).astype(float)
+    gam, se, robust = _conditional_cohort_slope(
+        strata, c, ex["exits"].to_numpy().astype(float), ex["days"].to_numpy().astype(float))
+    se = max(se, robust)  # whole cohorts scatter around the trend more than Poisson says
+    z = gam / se if math.isfinite(se) else 0.0
+    return {"gamma": gam, "se": se, "z": z, "used": abs(z) >= z_carry}
+
+
 def _trend_fit(totals: np.ndarray, expo: np.ndarray, t: np.ndarray) -> tuple[float, float,
                                                                              float] | None:
     """Log-linear trend of yearly totals: ``(b, se^2, t_bar)`` or None if not identified.
@@ -594,6 +676,14 @@ class StockFlow:
         The reference period: fit entries, exits and moves on the last ``window_years`` years
         (any positive number, e.g. 0.5, 1 or 3) up to 31 March of the origin, instead of
         ``fit_years`` and ``entry_years``. None (the default) keeps those.
+    cohort_trend
+        Let the exit hazards change from one entry cohort to the next (children who entered
+        care in later years staying longer or shorter), estimated from every return up to the
+        origin; its point is carried forward only when it is clear (``|z| >= cohort_z``; the
+        default 1.96 is the two-sided 5% level, 0 always carries it), and its uncertainty is
+        always drawn. Off by default: on a development set of known-truth LAs
+        (``benchmarks/bench_known_truth.py --first-index 100 --variants``) it did not beat
+        the model without it (README).
     """
 
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -606,6 +696,8 @@ class StockFlow:
     trend: bool = True
     population: pl.DataFrame | None = None
     window_years: float | None = None
+    cohort_trend: bool = False
+    cohort_z: float = 1.96
 
     def __post_init__(self):
         for what in ("fit_years", "entry_years"):
@@ -644,7 +736,12 @@ class StockFlow:
         n_g, n_ab = len(groups), len(bands)
 
         # ---- exits and moves: events over exposure in every cell, pooled (module docstring)
-        ex = _exposure(data, start, end_excl, groups, cuts)
+        ex = _exposure(data, start, end_excl, groups, cuts, by_cohort=self.cohort_trend)
+        cohort = self._exit_cohort(data, ex, end_excl, groups, cuts, origin)
+        if self.cohort_trend:
+            ex = (ex.group_by("placement_group", "ab", "db", "g")
+                  .agg(pl.col("days", "exits", "moves").sum())
+                  .sort("placement_group", "ab", "db"))
         cells = _cell_grid(n_g, n_ab)
         idx = (ex["g"].to_numpy() * n_ab + ex["ab"].to_numpy()) * N_DB + ex["db"].to_numpy()
         n_cells = len(cells)
@@ -718,8 +815,23 @@ class StockFlow:
             cell_events={"exit": exits, "move": moves}, cell_days=days,
             cell_k={"exit": exit_fit["k"], "move": move_fit["k"]},
             cell_sigma={"exit": exit_fit["sigma"], "move": move_fit["sigma"]},
-            entry=ent, windows=(start, entry_start, end_excl),
+            entry=ent, windows=(start, entry_start, end_excl), exit_cohort=cohort,
         )
+
+    def _exit_cohort(self, data: SSDA903, ex_c: pl.DataFrame, end_excl: date,
+                     groups: tuple[str, ...], cuts: tuple[int, ...], origin: int) -> dict:
+        """The exit hazards' cohort trend (:func:`_cohort_trend`) and ``centre``, the
+        exposure-weighted mean cohort (relative to the origin) of each duration band in the
+        fit window, which the fitted cell rates stand for; empty without ``cohort_trend``."""
+        if not self.cohort_trend:
+            return {}
+        fit = _cohort_trend(data, end_excl, groups, cuts, origin, self.cohort_z)
+        by_db = ex_c.group_by("db").agg(
+            c=((pl.col("cohort") - origin) * pl.col("days")).sum() / pl.col("days").sum())
+        centre = np.zeros(N_DB)
+        for db, c in by_db.iter_rows():
+            centre[db] = c if c is not None and math.isfinite(c) else 0.0
+        return fit | {"centre": centre}
 
     def _population(self, years: tuple[int, ...], origin: int) -> np.ndarray:
         if self.population is None:
@@ -796,6 +908,7 @@ class FittedStockFlow:
     cell_sigma: dict[str, np.ndarray] = field(default_factory=dict)
     entry: dict = field(default_factory=dict)
     windows: tuple[date, date, date] | None = None
+    exit_cohort: dict = field(default_factory=dict)
     scenario: object = None
     scenario_name: str = "baseline"
     area_name: str | None = None
@@ -904,6 +1017,7 @@ class FittedStockFlow:
         age_within = _age_within_band(age_p, self.age_ranges)
 
         tables = {
+            **self._cohort_draws(seed, P),
             "h_exit": h_exit.astype(np.float32).reshape(P, -1),
             "h_move": h_move.reshape(P, -1),
             "ent": ent, "walk": walk, "age_within": age_within,
@@ -972,6 +1086,18 @@ class FittedStockFlow:
             b = np.zeros(P)
         return np.column_stack([np.exp(self.entry_beta[:n_ab])[None, :] * rel, b])
 
+    def _cohort_draws(self, seed: int, P: int) -> dict[str, np.ndarray]:
+        """``{"cohort_gamma": [path]}``: the exit hazards' change per entry cohort on each path,
+        from its normal posterior around the carried point (0 unless clear), on a stream of
+        its own; empty without a cohort trend."""
+        c = self.exit_cohort
+        if not c or not math.isfinite(c["se"]):
+            return {}
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7,)))
+        mean = c["gamma"] if c["used"] else 0.0
+        gam = np.clip(mean + c["se"] * rng.standard_normal(P), -0.3, 0.3)
+        return {"cohort_gamma": gam.astype(np.float32)}
+
     def _children_per_path(self, ent: np.ndarray, horizon: int) -> float:
         """Children one path follows: those in care at the origin and the expected entrants
         over the horizon (at the mean of the drawn entry rates)."""
@@ -1002,6 +1128,10 @@ class FittedStockFlow:
         h_exit_f = tables["h_exit"].reshape(-1)
         h_move_f = tables["h_move"].reshape(-1)
         ent, age_within = tables["ent"], tables["age_within"]
+        gam = tables.get("cohort_gamma")
+        if gam is not None:  # the entry cohort relative to the origin, and the bands' centres
+            centre = self.exit_cohort["centre"].astype(np.float32)
+            d1 = day_number(year_start(self.origin + 1))
         first_cum = tables["first_cum"].reshape(P * n_ab, -1)
         dest_cum = tables["dest_cum"].reshape(P * n_ab, -1)
         # ---- state: the stock at the origin, replicated per path (day numbers as int32)
@@ -1068,6 +1198,9 @@ class FittedStockFlow:
                 cell = (pg * n_ab + ab) * N_DB + db
                 lam_exit = h_exit_f[cell] * tau
                 lam_move = h_move_f[cell] * tau
+                if gam is not None:
+                    crel = np.floor((st["pstart"] - d1) / _DAYS_PER_YEAR) + 1.0
+                    cm = np.exp(gam[path] * (crel - centre[db])).astype(np.float32)
                 # where the age or duration band changes inside the quarter, integrate the
                 # hazards over the pieces (each band changes at most once) and move the bands on
                 ch = np.flatnonzero((np.minimum(st["next_age"], st["next_dur"]) < qe) & (tau > 0))
@@ -1085,6 +1218,8 @@ class FittedStockFlow:
                     st["db"][up_d] += 1
                     st["next_dur"][up_d] = np.minimum(
                         st["pstart"][up_d] + _DUR_NEXT[st["db"][up_d]], _NEVER)
+                if gam is not None:
+                    lam_exit *= cm
                 p_exit = 1.0 - np.exp(-lam_exit)
                 p_move = (1.0 - p_exit) * (1.0 - np.exp(-lam_move))
                 u = rng.random(len(s), dtype=np.float32)
