@@ -244,3 +244,40 @@ def test_only_the_last_year_carries_cumulative_caps():
     t = _terms(cumulative={"loss_cap": 0.02})
     assert [multi_year_refusal(t, y) is None for y in range(1, 6)] == [True] * 4 + [False]
     assert "cumulative caps" in multi_year_refusal(t, 5)
+
+
+def test_first_dollar_working_names_threshold_and_share():
+    # a 5% overspend (GBP 50,000 on GBP 1m) reaches a 2% first-dollar threshold: the provider
+    # bears 60% of all of it, GBP 30,000
+    t = _terms(risk_share={"first_dollar_loss": {"threshold": 0.02, "share": 0.6}})
+    led = _ledger(settle(t, _year(1, actual_cost=1.05e6), 1e6, 4015.0))
+    amount, working = led["risk share: first dollar"]
+    assert amount == pytest.approx(3e4)
+    assert working == (
+        "5.00% of the capitated payment reaches the 2.0% threshold; provider bears 60% of all of it"
+    )
+
+
+@pytest.mark.parametrize("cost, side, adjustment", [(1.05e6, "loss", -4e4), (0.95e6, "gain", 4e4)])
+def test_cap_working_names_the_side_capped(cost, side, adjustment):
+    # the provider bears all of a 5% variance (GBP 50,000), capped at 1% (GBP 10,000) either way
+    t = _terms(risk_share={"loss_cap": 0.01})
+    led = _ledger(settle(t, _year(1, actual_cost=cost), 1e6, 4015.0))
+    amount, working = led["risk share: cap"]
+    assert amount == pytest.approx(adjustment)
+    assert working == f"provider's {side} capped at 1% of the capitated payment"
+
+
+def test_the_money_bound_itself_is_valid(tmp_path):
+    p = _write(tmp_path, "contract_year = 1\nactual_cost = 1e11\n[child_days]\nfostering = 1\n")
+    assert load_actuals(p, _terms()).actual_cost == 1e11
+    p = _write(
+        tmp_path, "contract_year = 1\nactual_cost = 1.0001e11\n[child_days]\nfostering = 1\n"
+    )
+    with pytest.raises(SpecError, match="actual_cost"):
+        load_actuals(p, _terms())
+
+
+def test_actuals_are_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        _year(1).entries = 3.0

@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from cobic.contract.terms import Band, Funder, Indexation, Reopener, parse_contract
+from cobic.contract.terms import Band, Funder, Indexation, Indicator, Reopener, parse_contract
 from cobic.errors import SpecError
 
 
@@ -535,3 +535,50 @@ def test_unknown_keys_are_named():
     _refused(_raw(extra=1), "extra")
     _refused(_raw(hybrid={"corridoor": 0.1}), "hybrid.corridoor")
     _refused(_raw(finance={"reserve": 1.0}), "finance.reserve")
+
+
+def test_an_indicator_made_in_code_is_independent_of_cost_by_default():
+    i = Indicator(
+        name="a",
+        direction="higher",
+        floor=0.0,
+        target=1.0,
+        weights=(1.0,) * 5,
+        scoring="linear",
+        steps=(),
+        baseline=0.0,
+        improvement=0.0,
+        sd=1.0,
+    )
+    assert i.cost_correlation == 0.0
+
+
+def test_more_values_than_years_are_refused():
+    _refused(
+        _raw(incentive={"share_by_year": [0.0] * 6}),
+        "incentive.share_by_year",
+        "one share per contract year (5)",
+    )
+    _refused(
+        _raw(indicators=[_ind(weights=[1.0] * 6)]),
+        "indicators[0].weights",
+        "one weight per contract year (5)",
+    )
+
+
+def test_a_negative_weight_by_year_is_refused():
+    a = {k: v for k, v in _ind(weights=[1.0, 1.0, 1.0, 1.0, -0.5]).items() if k != "weight"}
+    b = {
+        k: v for k, v in _ind(name="b", weights=[0.0, 0.0, 0.0, 0.0, 1.5]).items() if k != "weight"
+    }
+    _refused(_raw(indicators=[a, b]), "indicators[0].weights[4]")
+
+
+def test_the_reopener_year_is_whole():
+    _refused(_raw(reopener={"year": 2.5}), "reopener.year", "whole number")
+    assert parse_contract(_raw(reopener={"year": 3.0})).reopener.year == 3
+
+
+def test_cpi_at_its_lower_bound_is_valid():
+    t = parse_contract(_raw(indexation={"method": "cpi", "cpi": [-0.1, -0.05, 0.0, 0.1, 0.3]}))
+    assert t.indexation.cpi == (-0.1, -0.05, 0.0, 0.1, 0.3)
