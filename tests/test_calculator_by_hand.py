@@ -25,7 +25,7 @@ from cobic.contract.calculator import (
     discount_factors,
     indicator_cost_note,
 )
-from cobic.contract.terms import Funder, load_contract
+from cobic.contract.terms import Funder, load_contract, parse_contract
 from cobic.costs import CostPaths
 
 SEVEN = Path(__file__).resolve().parents[1] / "models" / "contracts" / "cobic_7yr.toml"
@@ -312,3 +312,37 @@ def test_zero_based_capitation_is_the_mean_at_unit_costs_plus_the_tail(terms):
     t = replace(_indicator_terms(terms), method="zero_based")
     # mean of 100..110 is 105; half of it plus 7
     assert apply_terms(sim, t).capitation == pytest.approx([59.5] * 3)
+
+
+def test_cost_index_tracks_the_costs_own_growth_path():
+    """With fitted cost growth as the only cost risk, each path's cost over its cost at the
+    median growth is that path's growth over the median: the cost index must be that ratio,
+    year by year (drawn from the contract's year 0, as the costs are)."""
+    from cobic.contract.calculator import simulate_contract_costs
+    from cobic.costs import (
+        DemandPaths,
+        default_growth_path,
+        default_unit_costs_path,
+        load_cost_spec,
+        load_growth,
+        with_growth,
+    )
+
+    spec = with_growth(
+        load_cost_spec(default_unit_costs_path()), *load_growth(default_growth_path())
+    )
+    spec = replace(spec, unit_cost_cv=0.0, high_cost_per_year=0.0, startup=())
+    t = parse_contract(
+        {
+            "first_year": "2027-28",
+            "length": 5,
+            "basis": "population",
+            "indexation": {"method": "cost_index"},
+        }
+    )
+    years = t.years
+    z = np.zeros((40, len(years)))
+    demand = DemandPaths(years, ("residential",), np.full((40, len(years), 1), 3650.0), z, z, z)
+    sim = simulate_contract_costs(demand, spec, t, seed=3)
+    assert sim.cost_growth.std() > 0.01  # the paths' growth differs
+    assert sim.cost_growth == pytest.approx(sim.cost / sim.cost_expected_prices, rel=1e-9)
