@@ -357,3 +357,17 @@ def test_designed_terms_keep_the_profile_shape(demo):
     assert t.risk_share.loss_cap is None and t.risk_share.gain_cap is None
     assert parse_contract(tomllib.loads(terms_toml(t)), "x").incentive_share == \
         t.incentive_share
+
+
+def test_two_paths_a_higher_is_better_objective_is_maximised():
+    # margin = 5 (C - 110) with C = 100 + 20 q: the largest point tried gives the largest
+    # margin (0.8: C = 116, margin 30); every point meets the outlay target (5 C <= 600)
+    space = Space(point=(0.2, 0.5, 0.8), at_risk=(0.0,), band_scale=(1.0,), cap=(None,))
+    r = design(two_path_sim(), two_path_terms(), None, ["commissioner_mean<=600"],
+               objective="provider_margin_mean", space=space)
+    assert r.feasible and r.terms.point == 0.8
+    assert r.measures["provider_margin_mean"] == pytest.approx(30.0)
+    # and a lower-is-better objective picks the other end
+    r = design(two_path_sim(), two_path_terms(), None, ["commissioner_mean<=600"],
+               objective="commissioner_mean", space=space)
+    assert r.terms.point == 0.2
