@@ -4,13 +4,30 @@ the Pareto front on a hand-made set of points."""
 
 from __future__ import annotations
 
+import math
 import tomllib
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from cobic.contract.design import _between, _fmt, _margin_warning, _pareto, _s, payment_rule_bounds
+from cobic.contract import load_contract, parse_contract
+from cobic.contract.design import (
+    Space,
+    _between,
+    _capitation_knob,
+    _check_space,
+    _fmt,
+    _grid,
+    _margin_warning,
+    _pareto,
+    _profile,
+    _s,
+    candidate_terms,
+    payment_rule_bounds,
+    terms_toml,
+)
 
 
 @pytest.mark.parametrize(
@@ -102,3 +119,75 @@ def test_payment_rule_bound_ignores_other_targets():
     sim = _sim(np.arange(1, 11) * 1e6)
     assert payment_rule_bounds(sim, ["provider_margin_p10>=0", "commissioner_p50<=2.5e6"]) == []
     assert payment_rule_bounds(sim, ["provider_loss_prob<=0.2", "commissioner_mean<=2.5e6"]) == []
+
+
+def _base(**over):
+    raw = {
+        "name": "base",
+        "first_year": "2026-27",
+        "length": 5,
+        "basis": "population",
+        "risk_share": {
+            "loss_bands": [{"upto": 0.1, "provider_share": 1.0}, {"provider_share": 0.5}],
+            "loss_cap": 0.05,
+            "first_dollar_loss": {"threshold": 0.02, "share": 0.6},
+        },
+    }
+    return parse_contract(raw | over)
+
+
+def test_candidate_terms_by_hand():
+    hist = _base(
+        capitation={"method": "historic", "historic_outturn": 1000.0, "historic_year": "2024-25"}
+    )
+    assert candidate_terms(hist, {"outturn_scale": 1.1}).historic_outturn == pytest.approx(1100.0)
+    t = candidate_terms(_base(), {"band_scale": 2.0, "cap": 0.08})
+    assert [(b.lower, b.upper) for b in t.risk_share.loss_bands] == [(0.0, 0.2), (0.2, math.inf)]
+    assert (t.risk_share.loss_cap, t.risk_share.gain_cap) == (0.08, 0.08)  # symmetric kept
+    assert t.risk_share.first_dollar_loss == pytest.approx((0.04, 0.6))  # threshold scaled
+    big = candidate_terms(_base(), {"band_scale": 100.0})
+    assert big.risk_share.first_dollar_loss == pytest.approx((1.0, 0.6))  # at most 1
+
+
+def test_the_capitation_knob_follows_the_method():
+    space = Space()
+    hist = _base(
+        capitation={"method": "historic", "historic_outturn": 1000.0, "historic_year": "2024-25"}
+    )
+    assert _capitation_knob(hist, space) == ("outturn_scale", space.outturn_scale)
+    assert _capitation_knob(_base(), space) == ("point", space.point)
+    zb = _base(capitation={"method": "zero_based", "point": 0.7})
+    assert _capitation_knob(zb, space) == ("point", (0.7,))
+    # no indicators: nothing can be put at risk, whatever the space lists
+    assert {g["at_risk"] for g in _grid(_base(), space)} == {0.0}
+
+
+def test_profile_by_hand():
+    t = _base(
+        incentive={"share_by_year": [0.0, 0.05, 0.1, 0.1, 0.1]},
+        indicators=[{"name": "a", "direction": "higher", "floor": 0, "target": 1, "weight": 1.0}],
+    )
+    assert _profile(t).tolist() == [0.0, 0.5, 1.0, 1.0, 1.0]
+    assert _profile(_base()).tolist() == [0.0, 1.0, 1.0, 1.0, 1.0]  # none yet: after year 1
+    c = candidate_terms(t, {"at_risk": 0.2})
+    assert c.incentive_share == (0.0, 0.1, 0.2, 0.2, 0.2)
+
+
+def test_space_edges():
+    base = _base()  # widest finite band edge 0.1: scales up to 100 keep edges within 10
+    _check_space(Space(band_scale=(100.0,)), base)
+    with pytest.raises(ValueError, match="Space.band_scale"):
+        _check_space(Space(band_scale=(100.5,)), base)
+    for name in ("point", "outturn_scale", "at_risk", "band_scale"):
+        with pytest.raises(ValueError, match=f"Space.{name} must be a non-empty list"):
+            _check_space(Space(**{name: ()}), base)
+    with pytest.raises(ValueError, match="Space.cap must list at least one cap"):
+        _check_space(Space(cap=()), base)
+
+
+def test_cost_index_and_cpi_contracts_written_and_read_back(tmp_path):
+    for ix in ({"method": "cost_index"}, {"method": "cpi", "cpi": 0.03, "assumed_cpi": 0.02}):
+        t = _base(indexation=ix)
+        p = tmp_path / "t.toml"
+        p.write_text(terms_toml(t))
+        assert replace(load_contract(p), source=t.source, name=t.name) == t
