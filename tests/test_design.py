@@ -371,3 +371,10 @@ def test_two_paths_a_higher_is_better_objective_is_maximised():
     r = design(two_path_sim(), two_path_terms(), None, ["commissioner_mean<=600"],
                objective="commissioner_mean", space=space)
     assert r.terms.point == 0.2
+
+
+def test_unbounded_losses_warned_only_above_the_limit():
+    # path 1 of 2 loses: P(loss) = 50%, warned above a 10% limit, not under a 60% one
+    p = apply_terms(two_path_sim(), two_path_terms())
+    assert any("not bounded" in w for w in sustainability_warnings(p, breach_limit=0.1))
+    assert not any("not bounded" in w for w in sustainability_warnings(p, breach_limit=0.6))

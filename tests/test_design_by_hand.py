@@ -21,10 +21,12 @@ from cobic.contract.design import (
     _fmt,
     _grid,
     _margin_warning,
+    _notes,
     _pareto,
     _profile,
     _s,
     candidate_terms,
+    parse_target,
     payment_rule_bounds,
     terms_toml,
 )
@@ -191,3 +193,26 @@ def test_cost_index_and_cpi_contracts_written_and_read_back(tmp_path):
         p = tmp_path / "t.toml"
         p.write_text(terms_toml(t))
         assert replace(load_contract(p), source=t.source, name=t.name) == t
+
+
+def test_target_suffixes_are_exact():
+    assert parse_target("commissioner_p90<=GBP 520m").value == 520_000_000.0
+    assert parse_target("commissioner_mean<1.2bn").value == 1_200_000_000.0
+    assert parse_target("provider_margin_p10>=-750k").value == -750_000.0
+    assert parse_target("provider_loss_prob<=30%").value == 0.3
+
+
+def test_shares_at_risk_are_rounded_to_six_places():
+    # profile (0, 1/3, 1, 1, 1) x 10%: 1/30 written as 0.033333, so the TOML stays short
+    t = _base(
+        incentive={"share_by_year": [0.0, 0.03, 0.09, 0.09, 0.09]},
+        indicators=[{"name": "a", "direction": "higher", "floor": 0, "target": 1, "weight": 1.0}],
+    )
+    c = candidate_terms(t, {"at_risk": 0.1})
+    assert c.incentive_share == (0.0, 0.033333, 0.1, 0.1, 0.1)
+
+
+def test_notes_say_where_the_reserve_comes_from_only_when_none_is_given():
+    assert any(n.startswith("reserve_breach_prob:") for n in _notes(_base()))
+    with_reserve = _base(finance={"provider_reserve": 1e6})
+    assert not any(n.startswith("reserve_breach_prob:") for n in _notes(with_reserve))
