@@ -378,3 +378,21 @@ def test_unbounded_losses_warned_only_above_the_limit():
     p = apply_terms(two_path_sim(), two_path_terms())
     assert any("not bounded" in w for w in sustainability_warnings(p, breach_limit=0.1))
     assert not any("not bounded" in w for w in sustainability_warnings(p, breach_limit=0.6))
+
+
+@pytest.mark.parametrize("mode", ["withhold", "bonus"])
+def test_two_paths_unearned_withhold_by_hand(mode):
+    # C = 110; 10% at risk in years 2-5 (GBP 11 a year, 44 in all); one indicator scored 0.5
+    # every year (baseline 5 between floor 0 and target 10, no noise): half is earned back
+    raw = {"name": "two paths", "first_year": "2026-27", "length": 5, "basis": "population",
+           "capitation": {"method": "forecast", "point": 0.5},
+           "incentive": {"share_by_year": [0.0, 0.1, 0.1, 0.1, 0.1], "mode": mode},
+           "indicators": [{"name": "a", "direction": "higher", "floor": 0.0, "target": 10.0,
+                           "baseline": 5.0, "weight": 1.0}],
+           "finance": {"discount_rate": 0.0, "inflation": 0.0}}
+    m = measures(apply_terms(two_path_sim(), parse_contract(raw, "two paths")))
+    if mode == "withhold":
+        assert m["unearned_withhold_mean"] == pytest.approx(22.0)
+        assert m["unearned_withhold_share"] == pytest.approx(0.5)
+    else:  # a bonus withholds nothing
+        assert (m["unearned_withhold_mean"], m["unearned_withhold_share"]) == (0.0, 0.0)
