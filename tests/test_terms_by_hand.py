@@ -582,3 +582,22 @@ def test_the_reopener_year_is_whole():
 def test_cpi_at_its_lower_bound_is_valid():
     t = parse_contract(_raw(indexation={"method": "cpi", "cpi": [-0.1, -0.05, 0.0, 0.1, 0.3]}))
     assert t.indexation.cpi == (-0.1, -0.05, 0.0, 0.1, 0.3)
+
+
+def test_every_terms_dataclass_is_frozen():
+    t = parse_contract(_raw(reopener={"year": 3}, indicators=[_ind()]), "c.toml")
+    for obj, field in ((t.reopener, "year"), (t.indexation, "method"), (t.indicators[0], "floor")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, field, 1)
+
+
+def test_a_negative_band_edge_is_out_of_range_not_out_of_order():
+    _refused(
+        _raw(risk_share={"loss_bands": [{"upto": -0.5, "provider_share": 1.0}]}),
+        "risk_share.loss_bands[0].upto",
+        "must be between 0.0 and 10.0, got -0.5",
+    )
+
+
+def test_the_length_is_whole():
+    _refused(_raw(length=5.5), "length", "must be a whole number")
