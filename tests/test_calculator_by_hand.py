@@ -346,3 +346,10 @@ def test_cost_index_tracks_the_costs_own_growth_path():
     sim = simulate_contract_costs(demand, spec, t, seed=3)
     assert sim.cost_growth.std() > 0.01  # the paths' growth differs
     assert sim.cost_growth == pytest.approx(sim.cost / sim.cost_expected_prices, rel=1e-9)
+
+
+def test_any_shortfall_is_a_loss_and_break_even_is_not(priced):
+    # totals -0.5 (a loss, however small), 0 (break-even: no loss) and +0.5
+    margin = np.array([[-0.25, -0.25], [1.0, -1.0], [0.25, 0.25]])
+    p = replace(priced, net_to_provider=COST + margin)
+    assert _risk(p)["P(provider makes a loss over the contract)"] == pytest.approx(1 / 3)

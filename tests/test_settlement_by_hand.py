@@ -281,3 +281,9 @@ def test_the_money_bound_itself_is_valid(tmp_path):
 def test_actuals_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         _year(1).entries = 3.0
+
+
+def test_negative_child_days_are_refused(tmp_path):
+    p = _write(tmp_path, "contract_year = 1\n[child_days]\nfostering = -1\n")
+    with pytest.raises(SpecError, match="child_days.fostering"):
+        load_actuals(p, _terms())

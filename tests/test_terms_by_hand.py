@@ -601,3 +601,10 @@ def test_a_negative_band_edge_is_out_of_range_not_out_of_order():
 
 def test_the_length_is_whole():
     _refused(_raw(length=5.5), "length", "must be a whole number")
+
+
+def test_assumed_cpi_below_its_lower_bound_is_refused():
+    _refused(
+        _raw(indexation={"method": "cpi", "cpi": 0.02, "assumed_cpi": -0.11}),
+        "indexation.assumed_cpi",
+    )
