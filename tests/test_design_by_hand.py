@@ -216,3 +216,76 @@ def test_notes_say_where_the_reserve_comes_from_only_when_none_is_given():
     assert any(n.startswith("reserve_breach_prob:") for n in _notes(_base()))
     with_reserve = _base(finance={"provider_reserve": 1e6})
     assert not any(n.startswith("reserve_breach_prob:") for n in _notes(with_reserve))
+
+
+@pytest.mark.parametrize(
+    "text, x, met",
+    [
+        ("provider_loss_prob<0.3", 0.3, False),
+        ("provider_loss_prob<0.3", 0.2999, True),
+        ("provider_loss_prob<=0.3", 0.3, True),
+        ("provider_margin_p10>0", 0.0, False),
+        ("provider_margin_p10>0", 1.0, True),
+        ("provider_margin_p10>=0", 0.0, True),
+        ("provider_loss_prob<=0.3", float("nan"), False),
+    ],
+)
+def test_targets_strict_and_inclusive(text, x, met):
+    assert parse_target(text).met(x) is met
+
+
+def test_a_chance_above_one_is_refused():
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        parse_target("provider_loss_prob<=1.5")
+    assert parse_target("provider_loss_prob<=1").value == 1.0
+
+
+def test_space_values_at_their_bounds():
+    base = _base()
+    _check_space(Space(at_risk=(0.0, 1.0), cap=(0.0, 10.0, None)), base)
+    for bad in (
+        {"at_risk": (1.5,)},
+        {"at_risk": (True,)},
+        {"cap": (10.5,)},
+        {"band_scale": (-1.0,)},
+        {"point": (float("nan"),)},
+    ):
+        with pytest.raises(ValueError, match="Space."):
+            _check_space(Space(**bad), base)
+
+
+def test_band_scale_rule_without_a_finite_band_edge():
+    open_only = _base(risk_share={"loss_bands": [{"provider_share": 1.0}]})
+    _check_space(Space(band_scale=(1000.0,)), open_only)  # nothing to push past 10
+    with pytest.raises(ValueError, match="at most inf"):
+        _check_space(Space(band_scale=(-1.0,)), open_only)
+
+
+def test_nothing_put_at_risk_without_indicators():
+    assert candidate_terms(_base(), {"at_risk": 0.1}).incentive_share == (0.0,) * 5
+
+
+def test_midpoints_rounded_to_six_places():
+    assert _between(1.2e-6, {0.1})[0] == 1e-6
+
+
+def test_the_reserve_note_says_where_the_reserve_comes_from():
+    (note,) = [n for n in _notes(_base()) if n.startswith("reserve_breach_prob:")]
+    assert "loss cap" in note and "None" not in note
+
+
+def test_zero_based_and_multi_year_contracts_written_and_read_back(tmp_path):
+    for over in (
+        {"capitation": {"method": "zero_based"}},
+        {"cumulative": {"loss_cap": 0.1, "gain_cap": 0.2}},
+        {
+            "reconciliation": {
+                "loss_bands": [{"upto": 0.05, "provider_share": 0.5}, {"provider_share": 0.1}]
+            }
+        },
+        {"indexation": {"method": "fixed"}},
+    ):
+        t = _base(**over)
+        p = tmp_path / "t.toml"
+        p.write_text(terms_toml(t))
+        assert replace(load_contract(p), source=t.source) == t, over
