@@ -353,3 +353,10 @@ def test_any_shortfall_is_a_loss_and_break_even_is_not(priced):
     margin = np.array([[-0.25, -0.25], [1.0, -1.0], [0.25, 0.25]])
     p = replace(priced, net_to_provider=COST + margin)
     assert _risk(p)["P(provider makes a loss over the contract)"] == pytest.approx(1 / 3)
+
+
+def test_indicator_values_follow_cost_exactly_at_correlation_one(terms):
+    sim = _sim(k=1)
+    v = apply_terms(sim, _indicator_terms(terms, 1.0)).indicator_values
+    want = 50 + 2 * np.arange(1, 4)[None, :] + 3 * cost_scores(sim.cost)
+    assert v[:, :, 0] == pytest.approx(want)

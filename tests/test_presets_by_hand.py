@@ -82,11 +82,14 @@ def test_nothing_at_risk_means_every_year_bedding_in_and_a_flat_shape(base):
     assert t.incentive_share == pytest.approx((0.0, 0.1, 0.1, 0.1, 0.1))
 
 
-@pytest.mark.parametrize("change", ["count", "asymmetric", "caps"])
+@pytest.mark.parametrize("change", ["count", "four", "asymmetric", "caps"])
 def test_defaults_refuse_terms_the_controls_cannot_describe(base, change):
     rs = base.risk_share
     if change == "count":
         rs = replace(rs, loss_bands=rs.loss_bands[:2], gain_bands=rs.gain_bands[:2])
+    elif change == "four":  # one band more than the controls describe
+        extra = rs.loss_bands + (rs.loss_bands[-1],)
+        rs = replace(rs, loss_bands=extra, gain_bands=extra)
     elif change == "asymmetric":
         gb = (rs.gain_bands[0], replace(rs.gain_bands[1], provider_share=0.3), rs.gain_bands[2])
         rs = replace(rs, gain_bands=gb)
