@@ -34,6 +34,10 @@ SPEC = CostSpec(
 )
 
 
+# one indicator: the share of children in stable placements, paid from 60% to 80%
+STABLE = {"name": "stable (%)", "direction": "higher", "floor": 60.0, "target": 80.0, "weight": 1.0}
+
+
 def _terms(**over):
     return parse_contract({"first_year": "2026-27", "length": 5, "basis": "population"} | over)
 
@@ -127,17 +131,8 @@ def test_capitated_payment_working_by_basis(basis, want):
 
 
 def test_at_risk_pot_working_names_the_years_share():
-    t = _terms(
-        incentive={"share_by_year": [0.0, 0.1, 0.2, 0.2, 0.2], "mode": "withhold"},
-        indicators=[
-            {
-                "name": "stable (%)",
-                "direction": "higher",
-                "floor": 60.0,
-                "target": 80.0,
-                "weight": 1.0,
-            }
-        ],
+    t = _terms_with_indicator(
+        incentive={"share_by_year": [0.0, 0.1, 0.2, 0.2, 0.2], "mode": "withhold"}
     )
     led = _ledger(
         settle(t, _year(3, actual_cost=1e6, indicators={"stable (%)": 70.0}), 1e6, 4015.0)
@@ -155,18 +150,8 @@ def _write(tmp_path, body: str):
     return p
 
 
-def _terms_with_indicator():
-    return _terms(
-        indicators=[
-            {
-                "name": "stable (%)",
-                "direction": "higher",
-                "floor": 60.0,
-                "target": 80.0,
-                "weight": 1.0,
-            }
-        ]
-    )
+def _terms_with_indicator(**over):
+    return _terms(indicators=[STABLE], **over)
 
 
 def test_zero_activity_and_zero_cost_are_valid(tmp_path):
