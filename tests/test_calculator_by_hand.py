@@ -24,9 +24,18 @@ from cobic.contract.calculator import (
     cost_scores,
     discount_factors,
     indicator_cost_note,
+    simulate_contract_costs,
 )
 from cobic.contract.terms import Funder, load_contract, parse_contract
-from cobic.costs import CostPaths
+from cobic.costs import (
+    CostPaths,
+    DemandPaths,
+    default_growth_path,
+    default_unit_costs_path,
+    load_cost_spec,
+    load_growth,
+    with_growth,
+)
 
 SEVEN = Path(__file__).resolve().parents[1] / "models" / "contracts" / "cobic_7yr.toml"
 
@@ -318,16 +327,6 @@ def test_cost_index_tracks_the_costs_own_growth_path():
     """With fitted cost growth as the only cost risk, each path's cost over its cost at the
     median growth is that path's growth over the median: the cost index must be that ratio,
     year by year (drawn from the contract's year 0, as the costs are)."""
-    from cobic.contract.calculator import simulate_contract_costs
-    from cobic.costs import (
-        DemandPaths,
-        default_growth_path,
-        default_unit_costs_path,
-        load_cost_spec,
-        load_growth,
-        with_growth,
-    )
-
     spec = with_growth(
         load_cost_spec(default_unit_costs_path()), *load_growth(default_growth_path())
     )
