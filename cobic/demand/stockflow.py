@@ -33,9 +33,10 @@ neighbours and no cell gets a zero, an absurd rate or an exploding parameter dra
   rates per 10,000) is a *local level*: Poisson noise plus an irregular year-to-year
   variation, around a level that takes random shocks each year and, in a second model, a
   fixed drift. Both models' variances are fitted by maximum likelihood (a Kalman filter) on
-  every year of entries up to the origin, and averaged by their Akaike weights, so a step in
-  entries becomes a new level rather than a trend, and a trend is carried forward only as far
-  as the years support it (a trend fitted to a few years of noise or to one step was the main
+  every year of entries up to the origin, and averaged by their predictive likelihoods (of
+  each year after the first two, given the years before it), so a step in entries becomes a
+  new level rather than a trend, and a trend is carried forward only as far as the years
+  support it (a trend fitted to a few years of noise or to one step was the main
   error on the broader known-truth LAs of ``benchmarks/known_truth.py``). Forecast paths
   draw the level and drift from the filter's posterior and add the level's shocks and the
   irregular variation year by year. With fewer than 4 years of entries: a log-linear trend
@@ -547,8 +548,10 @@ def _level_drift_fit(totals: np.ndarray, expo: np.ndarray) -> dict | None:
     ``1 / entries[t]``) and an irregular year-to-year variation ``s_eps2``; the level moves by
     a random shock ``s_eta2`` a year (so a step in entries is taken up as a new level) and,
     in the second model, a fixed drift ``d``. The variances of each model are estimated by
-    maximum likelihood from the window's own years, and the two are averaged by their Akaike
-    weights: a drift is carried forward only as far as the years give evidence for it.
+    maximum likelihood from the window's own years, and the two are averaged by their
+    likelihoods of the years after the first two, each year predicted from the years before
+    it (both models start from those two years and fit two variances): a drift is carried
+    forward only as far as the years give evidence for it.
 
     Returns
     -------
@@ -562,9 +565,11 @@ def _level_drift_fit(totals: np.ndarray, expo: np.ndarray) -> dict | None:
     y = np.log(totals[ok] / expo[ok])
     poisson = 1.0 / totals[ok]
     fits = {m: _ml_level(y, poisson, m) for m in (True, False)}
-    # the weight of the drift: Akaike weights of the two models (the drift adds one parameter)
-    aic = {m: 2 * (3 if m else 2) - 2 * f["ll"] for m, f in fits.items()}
-    w = 1.0 / (1.0 + math.exp(min(50.0, (aic[True] - aic[False]) / 2)))
+    # the weight of the drift: the two models' likelihoods of the same years y[2:], each
+    # year predicted from the years before it. The drift is not a further parameter here: it
+    # is part of the diffuse state, and its noisy early estimate already costs the drift
+    # model in those predictions; each model has the same two fitted variances
+    w = 1.0 / (1.0 + math.exp(min(50.0, fits[False]["ll"] - fits[True]["ll"])))
     d, lv = fits[True], fits[False]
     mu = w * d["a"][0] + (1 - w) * lv["a"][0]
     level_var = (w * d["P"][0, 0] + (1 - w) * lv["P"][0, 0]
@@ -597,7 +602,7 @@ def _ml_level(y: np.ndarray, poisson: np.ndarray, drift: bool) -> dict:
 
 def _with_level_drift(ent: dict, fit: dict) -> dict:
     """The entry fit ``ent`` with its level and trend from the level-with-drift ``fit`` (the
-    drift already averaged with the no-drift model by their Akaike weights)."""
+    drift already averaged with the no-drift model by their predictive likelihoods)."""
     d, vd = fit["drift"], float(fit["cov"][1, 1])
     return {**ent, "model": "level_drift", "level": fit["mu"],
             "level_var": float(fit["cov"][0, 0]), "level_drift_cov": float(fit["cov"][0, 1]),
