@@ -321,24 +321,6 @@ def _(charts, cost_bases, length, mo):
 
 
 @app.cell
-def _(charts, html_table, mo, pl, schedule):
-    schedule_view = mo.vstack([
-        mo.md("### Contract schedule (GBP, nominal, real and present value)"),
-        mo.Html(html_table(schedule.select(
-            "financial_year", "capitation", "fixed", "at_risk", "expected_incentive_earned",
-            "expected_cost", "expected_net_to_provider", "p_hit_loss_cap"),
-            title="Capitation and expected ledger by year",
-            note="GBP m, nominal; expected = average over the simulated futures.")),
-        mo.Html(html_table(schedule.select(
-            "financial_year", "capitation_real", "discount_factor", "capitation_pv",
-            "expected_net_to_provider_pv"), title="Real terms and present value")),
-        mo.ui.altair_chart(charts.contract_value_chart(schedule), chart_selection=False, legend_selection=False),
-    ])
-    schedule_view
-    return (schedule_view,)
-
-
-@app.cell
 def _(cap, charts, deadband, middle_share, middle_upper, mo, outer_share, sizing_risk_share):
     # the bands alone: drawn again only when a band control moves (not the capitation point)
     try:
@@ -355,24 +337,60 @@ def _(cap, charts, deadband, middle_share, middle_upper, mo, outer_share, sizing
 
 
 @app.cell
-def _(charts, html_table, mechanisms, mo, pl, priced, risk):
-    distribution_view = mo.vstack([
-        mo.md("### Each party's distribution over the contract"),
-        mo.ui.altair_chart(charts.distribution_chart({
-            "commissioner outlay": priced.net_to_provider.sum(axis=1),
-            "provider margin": priced.provider_margin.sum(axis=1)},
-            "Whole-contract totals across 1,000 paths"), chart_selection=False, legend_selection=False),
-        mo.Html(html_table(risk, "risk", title="Risk figures")),
-        mo.md("### Payment mechanisms on the same paths (GBP)"),
-        mo.Html(html_table(mechanisms.select(
-            "mechanism", "commissioner_mean", "commissioner_p10", "commissioner_p90",
-            "provider_margin_mean", "provider_margin_p10", "provider_margin_p90",
-            "p_provider_loss"), title="Payment mechanisms compared",
-            note="GBP m over the contract, nominal.")),
-        mo.ui.altair_chart(charts.mechanisms_chart(mechanisms), chart_selection=False, legend_selection=False),
-    ])
-    distribution_view
-    return (distribution_view,)
+def _(mo):
+    # one detail section at a time: a control then redraws the headline and one section only
+    detail = mo.ui.radio({"Schedule by year": "schedule",
+                          "Each party's distribution": "distribution",
+                          "Payment mechanisms compared": "mechanisms"},
+                         value="Schedule by year", inline=True, label="Show below:")
+    detail
+    return (detail,)
+
+
+@app.cell
+def _(charts, detail, html_table, mechanisms, mo, priced, risk, schedule):
+    def _schedule():
+        return mo.vstack([
+            mo.md("### Contract schedule (GBP, nominal, real and present value)"),
+            mo.Html(html_table(schedule.select(
+                "financial_year", "capitation", "fixed", "at_risk", "expected_incentive_earned",
+                "expected_cost", "expected_net_to_provider", "p_hit_loss_cap"),
+                title="Capitation and expected ledger by year",
+                note="GBP m, nominal; expected = average over the simulated futures.")),
+            mo.Html(html_table(schedule.select(
+                "financial_year", "capitation_real", "discount_factor", "capitation_pv",
+                "expected_net_to_provider_pv"), title="Real terms and present value")),
+            mo.ui.altair_chart(charts.contract_value_chart(schedule), chart_selection=False,
+                               legend_selection=False),
+        ])
+
+    def _distribution():
+        return mo.vstack([
+            mo.md("### Each party's distribution over the contract"),
+            mo.ui.altair_chart(charts.distribution_chart({
+                "commissioner outlay": priced.net_to_provider.sum(axis=1),
+                "provider margin": priced.provider_margin.sum(axis=1)},
+                "Whole-contract totals across 1,000 paths"), chart_selection=False,
+                legend_selection=False),
+            mo.Html(html_table(risk, "risk", title="Risk figures")),
+        ])
+
+    def _mechanisms():
+        return mo.vstack([
+            mo.md("### Payment mechanisms on the same paths (GBP)"),
+            mo.Html(html_table(mechanisms.select(
+                "mechanism", "commissioner_mean", "commissioner_p10", "commissioner_p90",
+                "provider_margin_mean", "provider_margin_p10", "provider_margin_p90",
+                "p_provider_loss"), title="Payment mechanisms compared",
+                note="GBP m over the contract, nominal.")),
+            mo.ui.altair_chart(charts.mechanisms_chart(mechanisms), chart_selection=False,
+                               legend_selection=False),
+        ])
+
+    details = {"schedule": _schedule, "distribution": _distribution,
+               "mechanisms": _mechanisms}[detail.value]()
+    details
+    return (details,)
 
 
 @app.cell
@@ -394,13 +412,13 @@ def _(mechanisms, mo, risk, schedule, summary, write_workbook):
 
 
 @app.cell
-def _(distribution_view, headline, mo, schedule_view):
+def _(details, headline, mo):
     # the page's "ready" marker, which the browser tests wait for: it uses the results of the
     # cells above that compute and draw, so marimo renders it after their output, with a new
     # run id each time they re-run
     from uuid import uuid4 as _uuid4
 
-    _after = (distribution_view, headline, schedule_view)
+    _after = (details, headline)
     _run = _uuid4().hex.translate(str.maketrans("0123456789", "ghijklmnop"))  # no digits: never an id
     mo.Html(f'<div id="cobic-ready" data-ready="1" data-run="{_run}" style="display:none">'
             f"ready {_run}</div>")

@@ -238,7 +238,7 @@ def compute_budget(budget_model, levers):
 
 
 @app.cell
-def show_budget(band, budget, charts, html_table, levers, mo, waterfall):
+def show_budget(band, budget, html_table, levers, mo):
     scenario_total = float(budget["scenario"].sum())
     baseline_total = float(budget["baseline"].sum())
     _basis = ("prices grow as fitted to the s251 history" if levers.fitted_growth
@@ -256,11 +256,6 @@ def show_budget(band, budget, charts, html_table, levers, mo, waterfall):
         - In {band["financial_year"][-1]} the scenario costs {_m(_p10)} to {_m(_p90)}
           (P10-P90: demand, unit-cost and cost-growth uncertainty)
         """).text + "</div>"),
-        mo.ui.altair_chart(charts.cost_band_chart({"scenario": band}, "Scenario cost by year: "
-                                                  "median and P10-P90 band"),
-                           chart_selection=False, legend_selection=False),
-        mo.ui.altair_chart(charts.budget_chart(budget), chart_selection=False, legend_selection=False),
-        mo.ui.altair_chart(charts.waterfall_chart(waterfall), chart_selection=False, legend_selection=False),
         mo.Html(html_table(budget, "budget", title="Budget by year",
                            note="GBP m, nominal: expected cost over the simulated futures.")),
     ])
@@ -268,13 +263,37 @@ def show_budget(band, budget, charts, html_table, levers, mo, waterfall):
 
 
 @app.cell
-def _(mo, scenario_total):
+def _(mo):
+    # one chart at a time: a lever then redraws the headline, the table and one chart only
+    chart_choice = mo.ui.radio({"What each lever adds": "waterfall",
+                                "Scenario against baseline by year": "budget",
+                                "Range of the scenario's cost by year": "band"},
+                               value="What each lever adds", inline=True, label="Chart:")
+    chart_choice
+    return (chart_choice,)
+
+
+@app.cell
+def _(band, budget, chart_choice, charts, mo, waterfall):
+    _draw = {
+        "waterfall": lambda: charts.waterfall_chart(waterfall),
+        "budget": lambda: charts.budget_chart(budget),
+        "band": lambda: charts.cost_band_chart({"scenario": band}, "Scenario cost by year: "
+                                               "median and P10-P90 band"),
+    }[chart_choice.value]
+    budget_view = mo.ui.altair_chart(_draw(), chart_selection=False, legend_selection=False)
+    budget_view
+    return (budget_view,)
+
+
+@app.cell
+def _(budget_view, mo, scenario_total):
     # the page's "ready" marker, which the browser tests wait for: it uses the results of the
     # cells above that compute and draw, so marimo renders it after their output, with a new
     # run id each time they re-run
     from uuid import uuid4 as _uuid4
 
-    _after = (scenario_total,)
+    _after = (scenario_total, budget_view)
     _run = _uuid4().hex.translate(str.maketrans("0123456789", "ghijklmnop"))  # no digits: never an id
     mo.Html(f'<div id="cobic-ready" data-ready="1" data-run="{_run}" style="display:none">'
             f"ready {_run}</div>")

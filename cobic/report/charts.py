@@ -63,7 +63,9 @@ def fan_chart(history: pl.DataFrame, periods, values: np.ndarray,
         color=alt.Color("interval:N", title="Forecast interval",
                         scale=alt.Scale(domain=names, range=["#d2dff0", "#a5bfe1", "#6f97cc"]),
                         legend=alt.Legend(orient="right")),
-        tooltip=["period:O", "interval:N", alt.Tooltip("lo:Q", format=",.0f", title="from"),
+        tooltip=[alt.Tooltip("period:O", title="31 March of"),
+                 alt.Tooltip("interval:N", title="interval"),
+                 alt.Tooltip("lo:Q", format=",.0f", title="from"),
                  alt.Tooltip("hi:Q", format=",.0f", title="to")])
     lines = pl.concat([
         fan.select(pl.col("period").cast(pl.Int64), value=pl.col("median"),
@@ -77,7 +79,8 @@ def fan_chart(history: pl.DataFrame, periods, values: np.ndarray,
             domain=["recorded", "forecast median"], range=["black", BLUE])),
         strokeDash=alt.StrokeDash("line:N", legend=None, scale=alt.Scale(
             domain=["recorded", "forecast median"], range=[[1, 0], [4, 3]])),
-        tooltip=["period:O", "line:N", alt.Tooltip("value:Q", format=",.0f")])
+        tooltip=[alt.Tooltip("period:O", title="31 March of"), alt.Tooltip("line:N", title="line"),
+                 alt.Tooltip("value:Q", format=",.0f", title="children")])
     return alt.layer(bands, line).resolve_scale(color="independent").properties(
         width=WIDTH, height=HEIGHT,
         title=alt.TitleParams(f"{title}: recorded and forecast",
@@ -94,7 +97,9 @@ def stock_by_group_chart(forecast: pl.DataFrame) -> alt.Chart:
         x=alt.X("period:O", title="31 March of"),
         y=alt.Y("mean:Q", stack=True, title="children (mean of paths)"),
         color=alt.Color("placement_group:N", title="Placement"),
-        tooltip=["period:O", "placement_group:N", alt.Tooltip("mean:Q", format=",.0f")],
+        tooltip=[alt.Tooltip("period:O", title="31 March of"),
+                 alt.Tooltip("placement_group:N", title="placement"),
+                 alt.Tooltip("mean:Q", format=",.0f", title="children (mean)")],
     ).properties(width=WIDTH, height=HEIGHT, title="Forecast stock by placement group")
 
 
@@ -111,7 +116,9 @@ def contract_value_chart(schedule: pl.DataFrame) -> alt.Chart:
         y=alt.Y("gbp_m:Q", stack=True, title="GBP m (nominal)"),
         color=alt.Color("part:N", title=None, scale=alt.Scale(
             domain=["fixed payment", "at risk (incentive)"], range=[BLUE, "#e08a2b"])),
-        tooltip=["financial_year:O", "part:N", alt.Tooltip("gbp_m:Q", format=",.2f")],
+        tooltip=[alt.Tooltip("financial_year:O", title="financial year"),
+                 alt.Tooltip("part:N", title="part"),
+                 alt.Tooltip("gbp_m:Q", format=",.2f", title="GBP m")],
     ).properties(width=WIDTH, height=HEIGHT, title="Contract value by year")
 
 
@@ -167,7 +174,7 @@ def risk_share_chart(rs: RiskShare, lo: float = 0.80, hi: float = 1.20) -> alt.L
         y=pl.when(pl.col("i") % 2 == 0).then(pl.lit(0.97)).otherwise(pl.lit(0.88)))
     rules = alt.Chart(_data(edf.drop("i"))).mark_rule(
         color="grey", strokeDash=[2, 2]).encode(x=alt.X("edge:Q", scale=xscale),
-                                                tooltip=["name:N"])
+                                                tooltip=[alt.Tooltip("name:N", title="band edge")])
     names = alt.Chart(_data(edf.drop("i"))).mark_text(
         angle=270, align="left", baseline="bottom", dx=-4, dy=-2, fontSize=9, color="#444"
     ).encode(x=alt.X("edge:Q", scale=xscale), y=alt.value(HEIGHT - 4), text="name:N")
@@ -264,8 +271,9 @@ def waterfall_chart(steps: pl.DataFrame, title: str = "What each lever adds") ->
         color=alt.Color("kind:N", scale=alt.Scale(domain=["total", "increase", "decrease"],
                                                   range=["#555555", "#c0392b", "#27ae60"]),
                         title=None),
-        tooltip=["label:N", alt.Tooltip("start:Q", format=",.2f"),
-                 alt.Tooltip("end:Q", format=",.2f")],
+        tooltip=[alt.Tooltip("label:N", title="step"),
+                 alt.Tooltip("start:Q", format=",.2f", title="from, GBP m"),
+                 alt.Tooltip("end:Q", format=",.2f", title="to, GBP m")],
     )
     text = alt.Chart(_data(df)).mark_text(dy=-6, fontSize=11, color="#222").encode(
         x=x, y="top:Q", text="text:N")
@@ -283,7 +291,9 @@ def budget_chart(budget: pl.DataFrame) -> alt.Chart:
         xOffset="case:N",
         y=alt.Y("gbp_m:Q", title="expected cost, GBP m (nominal)"),
         color=alt.Color("case:N", scale=alt.Scale(range=["#9bb7d9", BLUE]), title=None),
-        tooltip=["financial_year:O", "case:N", alt.Tooltip("gbp_m:Q", format=",.2f")],
+        tooltip=[alt.Tooltip("financial_year:O", title="financial year"),
+                 alt.Tooltip("case:N", title="case"),
+                 alt.Tooltip("gbp_m:Q", format=",.2f", title="GBP m")],
     ).properties(width=WIDTH, height=HEIGHT, title="Budget by year: scenario against baseline")
 
 
@@ -303,7 +313,8 @@ def cost_band_chart(bands: dict[str, pl.DataFrame],
         y2="p90:Q", color=colour)
     line = base.mark_line(point=True).encode(
         y="p50:Q", color=colour,
-        tooltip=["case:N", "financial_year:O",
+        tooltip=[alt.Tooltip("case:N", title="case"),
+                 alt.Tooltip("financial_year:O", title="financial year"),
                  *(alt.Tooltip(f"{c}:Q", format=",.1f", title=f"{c.upper()} (GBP m)")
                    for c in ("p10", "p50", "p90"))])
     return alt.layer(band, line).properties(width=WIDTH, height=HEIGHT, title=title)
