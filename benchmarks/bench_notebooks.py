@@ -76,9 +76,11 @@ def main() -> None:
     def recompute(levers) -> float:
         t0 = time.perf_counter()
         _, d2 = nb.compute_budget.run(budget_model=defs["budget_model"], levers=levers)
-        nb.show_budget.run(band=d2["band"], budget=d2["budget"], waterfall=d2["waterfall"],
-                           charts=defs["charts"], levers=levers, mo=defs["mo"],
+        nb.show_budget.run(band=d2["band"], budget=d2["budget"], levers=levers, mo=defs["mo"],
                            html_table=defs["html_table"])
+        nb.show_chart.run(band=d2["band"], budget=d2["budget"], waterfall=d2["waterfall"],
+                          chart_choice=defs["chart_choice"], charts=defs["charts"],
+                          mo=defs["mo"])
         return time.perf_counter() - t0
 
     times = [recompute(replace(defs["levers"], efficiency=(i % 10) / 200))

@@ -274,7 +274,7 @@ def _(mo):
 
 
 @app.cell
-def _(band, budget, chart_choice, charts, mo, waterfall):
+def show_chart(band, budget, chart_choice, charts, mo, waterfall):
     _draw = {
         "waterfall": lambda: charts.waterfall_chart(waterfall),
         "budget": lambda: charts.budget_chart(budget),
