@@ -305,7 +305,8 @@ CASES = [
     Case("price-out-is-a-file", _with(PRICE, "--out", "mine.csv"), "is a file"),
     Case("price-output-would-replace-its-input", _with(_with(
         PRICE, "--out", "priced"), "--forecast", "priced/by_path_year.csv") + ["--force"],
-        "input", setup=lambda ws: pl.read_parquet(ws / "paths.parquet").write_csv(
+        # the file is an input and, rewritten by hand, an edited output: refused as either
+        "input|changed since", setup=lambda ws: pl.read_parquet(ws / "paths.parquet").write_csv(
             ws / "priced" / "by_path_year.csv")),
     Case("price-edited-output", _with(PRICE, "--out", "priced"), "changed since",
          setup=lambda ws: (ws / "priced" / "risk.csv").write_text("edited\n")),
@@ -614,16 +615,26 @@ def test_force_adds_outputs_beside_user_files_and_keeps_them(ws):
     assert (ws / "mine" / "schedule.csv").read_bytes() != before
 
 
-def test_rerun_replaces_cobic_outputs_but_an_edit_needs_force(ws):
+def test_rerun_replaces_cobic_outputs_but_never_an_edited_one(ws):
     args = _with(FORECAST_LA, "--out", "again.csv")
     assert runner.invoke(app, args).exit_code == 0
     assert runner.invoke(app, args + ["--seed", "2"]).exit_code == 0  # its own file: replaced
     (ws / "again.csv").write_text("my edit\n")
-    res = runner.invoke(app, args)
-    assert res.exit_code == 2 and "changed since" in res.output
-    assert (ws / "again.csv").read_text() == "my edit\n"
-    assert runner.invoke(app, args + ["--force"]).exit_code == 0
-    assert (ws / "again.csv").read_text().startswith("area,")
+    for extra in ([], ["--force"]):  # the edit is the user's: kept, with or without --force
+        res = runner.invoke(app, args + extra)
+        assert res.exit_code == 2 and "changed since" in res.output
+        assert (ws / "again.csv").read_text() == "my edit\n"
+
+
+def test_an_edited_output_in_a_folder_is_kept_even_with_force(ws):
+    """An edited cobic output in an output folder stops the command before any work, with
+    --force too, and the folder is left exactly as it was."""
+    assert runner.invoke(app, _with(PRICE, "--out", "priced")).exit_code == 0
+    (ws / "priced" / "risk.csv").write_text("my notes on the risk\n")
+    before = {f.name: f.read_bytes() for f in (ws / "priced").iterdir()}
+    res = runner.invoke(app, _with(PRICE, "--out", "priced") + ["--force", "--seed", "3"])
+    assert res.exit_code == 2 and "risk.csv" in res.output and "even with --force" in res.output
+    assert {f.name: f.read_bytes() for f in (ws / "priced").iterdir()} == before
 
 
 def test_demo_out_existing_cobic_folder_is_refreshed_not_wiped(ws):

@@ -7,10 +7,11 @@ Rules (the same for every command, the demo and the notebooks' downloads):
 * cobic keeps a manifest (``.cobic-manifest.json``) in each folder it writes to, listing the
   files it wrote there and their SHA-256. It replaces only files listed there whose content
   is unchanged since cobic wrote them. Any other existing file, a user's own or a cobic output
-  edited since, is never overwritten; the command stops with :class:`OutputError` before any
-  work is done where that can be known (and before anything is written in every case).
-* ``force`` lets a command write into a folder that already holds other files, and replace a
-  cobic output that was edited since; it never touches a file cobic did not write.
+  edited since (the edit is the user's), is never overwritten, with or without ``force``; the
+  command stops with :class:`OutputError` before any work is done where that can be known
+  (and before anything is written in every case).
+* ``force`` lets a command write into a folder that already holds other files, beside them; it
+  never touches a file cobic did not write or one edited since cobic wrote it.
 * Nothing is ever deleted, but for cobic's own temporary files.
 * An output equal to or inside an input is refused, as is a folder output at the current
   folder, one of its parents, the home folder or the filesystem root.
@@ -105,10 +106,10 @@ def _refuse_existing(target: Path, state: str, force: bool) -> None:
         raise OutputError(f"{target} already exists and was not written by cobic: cobic never "
                           "overwrites it (even with --force). Choose another output name, or "
                           "move the file away.")
-    if state == "edited" and not force:
-        raise OutputError(f"{target} was written by cobic but has been changed since: it is "
-                          "not overwritten. Choose another output name, or give --force to "
-                          "replace it.")
+    if state == "edited":
+        raise OutputError(f"{target} was written by cobic but has been changed since: cobic "
+                          "does not overwrite it (even with --force), as the changes are "
+                          "yours. Choose another output name, or move or rename the file.")
 
 
 # ------------------------------------------------------------------ checks
@@ -246,18 +247,34 @@ def check_output_folder(path: Path | str, *, inputs: Iterable[Path | str | None]
     _check_parent(p.parent, what, path)
     if p.is_dir():
         _check_manifest(p)
-    if p.is_dir() and not force:
-        others = _foreign_files(p)
-        if others:
-            shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5
-                                             else "")
-            raise OutputError(f"{what} {path} already holds files cobic did not write, or "
-                              f"that were changed since ({shown}). cobic never deletes or "
-                              "overwrites a file it did not write: choose a new folder, or give "
-                              "--force to add cobic's outputs beside the others (and replace "
-                              "its own outputs changed since).")
+    if p.is_dir():
+        _check_foreign(p, path, what, force)
     files = tuple(Path(os.path.realpath(_resolved(i))) for i in inputs if i is not None)
     return OutputFolder(p, force, files)
+
+
+def _check_foreign(p: Path, path: Path | str, what: str, force: bool) -> None:
+    """Refuse a folder holding files cobic did not write (unless ``force``: written beside
+    them) or cobic outputs edited since (always: the edits are the user's)."""
+    others = _foreign_files(p)
+    edited = [f for f in others if f.endswith(_EDITED)]
+    if edited:
+        raise OutputError(f"{what} {path} holds outputs cobic wrote that were changed since "
+                          f"({_shown(edited)}). cobic does not overwrite them, even with "
+                          "--force, as the changes are yours: move or rename them, or choose "
+                          "a new folder.")
+    if others and not force:
+        raise OutputError(f"{what} {path} already holds files cobic did not write "
+                          f"({_shown(others)}). cobic never deletes or overwrites a file it "
+                          "did not write: choose a new folder, or give --force to add cobic's "
+                          "outputs beside the others.")
+
+
+def _shown(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+_EDITED = ", changed since cobic wrote it"
 
 
 def _foreign_files(folder: Path) -> list[str]:
@@ -269,7 +286,7 @@ def _foreign_files(folder: Path) -> list[str]:
             continue
         state = _ownership(folder, rel)
         if state != "cobic":
-            out.append(rel if state == "user" else f"{rel}, changed since cobic wrote it")
+            out.append(rel if state == "user" else rel + _EDITED)
     return out
 
 
