@@ -162,6 +162,15 @@ def _placement_row(src: str, i: int, r, groups: tuple[str, ...]) -> dict:
                                         MAX_WEEKLY)}
 
 
+def _not_after_base(src: str, key: str, price_year: str, base: int) -> None:
+    """A cost is quoted at prices of its year; one after the base price year is a forecast,
+    not a price, and uprating it back would deflate it: refused."""
+    if fy_end_year(price_year, key, src) > base:
+        raise SpecError(src, key, f"{price_year!r} is after the cost set's base price year "
+                        f"{base - 1}-{base % 100:02d}: give the price year the cost was "
+                        "quoted in (the base price year or earlier)")
+
+
 def _uncertainty(src: str, raw) -> dict[str, float]:
     """The ``[uncertainty]`` table as CostSpec fields; a high-cost tail needs a mean > 0."""
     names = ("unit_cost_cv", "high_cost_per_year", "high_cost_mean_weekly",
@@ -210,6 +219,11 @@ def parse_cost_spec(raw: dict, src: str = "cost set", codes: CodeSets | None = N
     unc = _uncertainty(src, raw.get("uncertainty", {}))
     startup = _startup(src, raw.get("startup", {}))
     df = _placement_table(src, raw.get("placement", []), groups, codes)
+    for i, r in enumerate(raw.get("placement", [])):
+        _not_after_base(src, f"placement[{i}].price_year", r["price_year"], base)
+    if "price_year" in raw.get("case_management", {}):
+        _not_after_base(src, "case_management.price_year",
+                        raw["case_management"]["price_year"], base)
     weekly = _weekly(src, df, table(src, "provider_mix", raw.get("provider_mix", {})), groups,
                      indexation, base)
     includes = _includes(src, raw.get("includes", ["placements"]), per_month, events,

@@ -642,3 +642,26 @@ def test_an_efficiency_table_without_a_rate_means_none():
 def test_growth_without_theta_has_none(tmp_path):
     path = _growth_file(tmp_path, drop=("theta",))
     assert load_growth(path)[0].theta == 0.0
+
+
+def test_a_price_year_after_the_base_is_refused_naming_the_key():
+    """A cost quoted at 2025-26 prices in a 2024-25 set is a forecast, not a price (uprating
+    it 'back' deflated it silently); the base year itself and earlier years are prices."""
+    from cobic.errors import SpecError
+
+    raw = _raw()
+    assert raw["base_price_year"] == "2024-25"
+    for year, ok in (("2024-25", True), ("2019-20", True), ("2025-26", False),
+                     ("2031-32", False)):
+        edited = _raw()
+        edited["placement"][1]["price_year"] = year
+        if ok:
+            _parse(edited)
+        else:
+            with pytest.raises(SpecError, match=r"placement\[1\]\.price_year.*after the cost "
+                                                 "set's base price year 2024-25"):
+                _parse(edited)
+    edited = _raw()
+    edited["case_management"] = {**edited.get("case_management", {}), "price_year": "2025-26"}
+    with pytest.raises(SpecError, match=r"case_management\.price_year"):
+        _parse(edited)
