@@ -10,6 +10,7 @@ import functools
 import json
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -42,8 +43,11 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-out = Console()
-err = Console(stderr=True)
+# piped or captured output (a log, a file, CI) is not squeezed to 80 columns: tables of money
+# need about 120 to keep their headers whole; a terminal (or COLUMNS) sets its own width
+_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120
+out = Console(width=_WIDTH)
+err = Console(stderr=True, width=_WIDTH)
 
 FIXTURE_LA = "synthetic_la"
 FIXTURE_SEED = 20260401
@@ -130,10 +134,21 @@ def _input(path: Path | None, option: str, kind: str = "file") -> Path | None:
 _PLAIN = {"year", "period", "origin", "horizon", "line"}
 
 
-def _table(df: pl.DataFrame, title: str) -> Table:
+def _table(df: pl.DataFrame, title: str, kind: str | None = None) -> Table:
+    """A terminal table. With ``kind`` (the kind of table: ``schedule``, ``summary``,
+    ``forecast``...), columns, codes and values are written for people by the one vocabulary
+    (:func:`cobic.report.vocabulary.display`: plain names, GBP m, %, whole children)."""
+    from cobic.report.vocabulary import display, kinds
+
+    right = {c: df[c].dtype.is_numeric() for c in df.columns}
+    if kind is not None:
+        value_kinds = kinds(df, kind)
+        df = display(df, kind)
+        right = {new: value_kinds[old] != "text" for new, old in zip(df.columns, value_kinds,
+                                                                     strict=True)}
     t = Table(title=title, title_justify="left")
     for c in df.columns:
-        t.add_column(c, justify="right" if df[c].dtype.is_numeric() else "left")
+        t.add_column(c, justify="right" if right[c] else "left")
     for row in df.iter_rows(named=True):
         t.add_row(*["" if v is None else f"{v:,}" if isinstance(v, int) and k not in _PLAIN
                     else str(v) for k, v in row.items()])
@@ -162,11 +177,12 @@ def _print_ssda903_summary(data: SSDA903) -> None:
     if changes.height:
         out.print(_table(changes.sort("table", "outcome"), "What was merged, dropped or changed"))
     out.print(_table(derive.flow_balance(data), "Children looked after (short breaks excluded, "
-                                                 "as DfE): stock at 31 March, flows, child-days"))
+                                                 "as DfE): stock at 31 March, flows, child-days",
+                     "flows"))
     out.print(_table(derive.stock_totals(data, "placement_group"),
-                     f"Stock on {data.extract_end:%d/%m/%Y} by placement group"))
+                     f"Stock on {data.extract_end:%d/%m/%Y} by placement group", "stock"))
     out.print(_table(derive.stock_totals(data, "age_band"),
-                     f"Stock on {data.extract_end:%d/%m/%Y} by age band"))
+                     f"Stock on {data.extract_end:%d/%m/%Y} by age band", "stock"))
 
 
 _FORCE_HELP = ("Also write when the output folder holds other files (they are left as they "
@@ -484,10 +500,12 @@ def forecast(
     if paths_target is not None:
         _write_table(result.measures_table(), paths_target, "forecast")
     head = table.filter((pl.col("placement_group") == "all") & (pl.col("age_band") == "all"))
-    out.print(_table(head.select("area", "model", "period", pl.col("mean").round(1),
-                                 pl.col("q10").round(0), pl.col("q50").round(0),
-                                 pl.col("q90").round(0)),
-                     f"Children looked after on 31 March ({result.scenario})"))
+    from cobic.report.vocabulary import value_label
+
+    out.print(_table(head.select("period", "mean", "q10", "q50", "q90"),
+                     f"Children looked after on 31 March: {head['area'][0]}, "
+                     f"{value_label(head['model'][0], 'model')} ({result.scenario})",
+                     "forecast"))
     out.print(f"Forecast table written to {out_file}"
               + (f"; paths to {paths_out}" if paths_out else ""))
 
@@ -1126,26 +1144,17 @@ def _write_priced(target, priced, mechanisms: pl.DataFrame, terms, costs_line: s
         sheets["by_path_year (first 5k)"] = tables["by_path_year"].head(5000)
         write_workbook(tmp / "contract.xlsx", sheets, notes, spec=spec, terms=terms)
 
-    def m(c: str) -> pl.Expr:
-        return (pl.col(c) / 1e6).round(2)
-
     sch = tables["schedule"].select(
-        pl.col("contract_year").alias("year"), pl.col("financial_year").alias("FY"),
-        m("capitation"), m("at_risk"), m("expected_cost").alias("expected cost"),
-        m("expected_net_to_provider").alias("expected outlay"), m("capitation_pv").alias("cap PV"),
-        pl.col("p_hit_loss_cap").round(2).alias("P(loss cap)"))
-    out.print(_table(sch, f"{terms.name}: capitation and expected ledger by year (GBP m)"))
+        "contract_year", "financial_year", "capitation", "at_risk", "expected_cost",
+        "expected_net_to_provider", "capitation_pv", "p_hit_loss_cap")
+    out.print(_table(sch, f"{terms.name}: capitation and expected ledger by year", "schedule"))
     sm = tables["summary"].filter(pl.col("measure").is_in(
         ["actual_cost", "commissioner_outlay", "commissioner_outlay_pv", "provider_margin"]
-    )).select("measure", *[m(c) for c in ("mean", "p10", "p50", "p80", "p90")])
-    out.print(_table(sm, "Whole contract over all paths (GBP m)"))
-    mech = mechanisms.select(
-        "mechanism", m("commissioner_mean").alias("outlay mean"),
-        m("commissioner_p90").alias("outlay P90"),
-        m("provider_margin_mean").alias("margin mean"),
-        m("provider_margin_p10").alias("margin P10"),
-        pl.col("p_provider_loss").round(2).alias("P(loss)"))
-    out.print(_table(mech, "Payment mechanisms on the same paths (GBP m)"))
+    )).select("measure", "mean", "p10", "p50", "p80", "p90")
+    out.print(_table(sm, "Whole contract over all paths", "summary"))
+    mech = mechanisms.select("mechanism", "commissioner_mean", "commissioner_p90",
+                             "provider_margin_mean", "provider_margin_p10", "p_provider_loss")
+    out.print(_table(mech, "Payment mechanisms on the same paths", "mechanisms"))
     for w in warnings_:
         out.print(f"[yellow]warning:[/] {w}")
     if warnings_:

@@ -679,3 +679,23 @@ def test_unexpected_error_is_one_line_with_a_pointer_to_debug(ws, monkeypatch):
     res = runner.invoke(app, ["--debug", "validate", "--episodes", "la"])
     assert isinstance(res.exception, RuntimeError)
     assert ssda.read_ssda903 is not boom
+
+
+def test_terminal_tables_speak_money_not_code(ws):
+    """What `cobic price`, `forecast` and `validate` print for people: no snake_case column or
+    code, money as £m, chances as %; the CSV files keep their machine names."""
+    res = runner.invoke(app, _with(PRICE, "--out", "plain"))
+    assert res.exit_code == 0, res.output
+    shown = res.output
+    res = runner.invoke(app, _with(FORECAST_LA, "--out", "plain.csv"))
+    assert res.exit_code == 0, res.output
+    shown += res.output
+    res = runner.invoke(app, ["validate", "--episodes", "la"])
+    shown += res.output
+    table_lines = [ln for ln in shown.splitlines() if ln.startswith(("│", "┃"))]
+    assert table_lines
+    coded = [ln for ln in table_lines if re.search(r"[a-z]_[a-z]", ln)]
+    assert not coded, coded[:5]
+    assert re.search(r"Capitation.*\n(.*\n)*.*£\d+\.\dm", shown)
+    assert re.search(r"Chance of a\s+┃?", shown) and re.search(r"\d+%", shown)
+    assert "commissioner_outlay" in pl.read_csv(ws / "plain" / "summary.csv")["measure"].to_list()
