@@ -215,16 +215,32 @@ def validate(
     _input(panel, "--panel")
     target = (check_output_file(report, inputs=(episodes, panel), suffixes=(".csv",),
                                 force=force, what="--report") if report is not None else None)
+    warnings_ = []
     if episodes is not None:
         data = read_ssda903(episodes, year_label=year_label)
         _print_ssda903_summary(data)
         rep = data.quality_report().select("table", "file", "line", "outcome", "change", "detail")
+        warnings_ = _header_conflicts(rep)
     else:
         rep = _print_panel_summary(read_panel(panel))
     if target is not None:
         write_file(target, lambda p: rep.write_csv(p), "validate")
         out.print(f"Data-quality report written to {report}")
-    out.print("[green]Usable.[/]")
+    for w in warnings_:
+        out.print(f"[yellow]warning:[/] {w}", highlight=False)
+    out.print(f"[green]Usable[/], with {len(warnings_)} warning(s) above: check them before "
+              "relying on ages." if warnings_ else "[green]Usable.[/]")
+
+
+def _header_conflicts(rep: pl.DataFrame) -> list[str]:
+    """One warning per child whose DOB or SEX differs between returns (the latest is used,
+    which moves the child's age and age band)."""
+    rows = rep.filter((pl.col("table") == "header") & (pl.col("change") == "header-conflict"))
+    shown = [f"{Path(f).name} line {ln}: {d}" for f, ln, d in
+             rows.select("file", "line", "detail").head(10).iter_rows()]
+    if rows.height > 10:
+        shown.append(f"... and {rows.height - 10} more children (see --report)")
+    return shown
 
 
 def _year_label(value: str) -> None:

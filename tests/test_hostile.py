@@ -699,3 +699,46 @@ def test_terminal_tables_speak_money_not_code(ws):
     assert re.search(r"Capitation.*\n(.*\n)*.*£\d+\.\dm", shown)
     assert re.search(r"Chance of a\s+┃?", shown) and re.search(r"\d+%", shown)
     assert "commissioner_outlay" in pl.read_csv(ws / "plain" / "summary.csv")["measure"].to_list()
+
+
+def _edit_latest_header_dob(la: Path, dob: str) -> tuple[str, int, str]:
+    """Give the first child of the latest header file another DOB: (child, line, old DOB)."""
+    hdr = sorted(la.glob("*-header.csv"))[-1]
+    lines = hdr.read_text().splitlines()
+    cells = lines[1].split(",")
+    child, old = cells[0], cells[2]
+    cells[2] = dob
+    lines[1] = ",".join(cells)
+    hdr.write_text("\n".join(lines) + "\n")
+    return child, 2, old
+
+
+def test_a_dob_that_differs_between_returns_is_a_warning_naming_both(ws):
+    """The latest return's DOB is used (DfE do the same), but a changed DOB can move the
+    child's age band: validate says so, naming both values and where each came from."""
+    from datetime import datetime, timedelta
+
+    hdr = sorted((ws / "la").glob("*-header.csv"))[-1]
+    old = hdr.read_text().splitlines()[1].split(",")[2]
+    new = (datetime.strptime(old, "%d/%m/%Y") + timedelta(days=3)).strftime("%d/%m/%Y")
+    _edit_latest_header_dob(ws / "la", new)
+    res = runner.invoke(app, ["validate", "--episodes", "la", "--report", "q.csv"])
+    latest = hdr.name
+    text = " ".join(res.output.split())
+    assert res.exit_code == 0, res.output
+    assert "warning:" in text and "Usable, with 1 warning" in text
+    assert f"DOB {old}" in text and f"DOB {new}" in text and f"from {latest} line 2" in text
+    detail = pl.read_csv(ws / "q.csv").filter(pl.col("change") == "header-conflict")["detail"]
+    assert detail.len() == 1 and old in detail[0] and new in detail[0]
+
+
+def test_an_impossible_dob_is_named_where_it_is_given(ws):
+    """A DOB after the child's first episode: each episode refused names the CHILD and the
+    header file and line the DOB comes from (the value to correct may be either)."""
+    child, line, _ = _edit_latest_header_dob(ws / "la", "01/01/2024")
+    res = runner.invoke(app, ["validate", "--episodes", "la"])
+    assert res.exit_code == 2
+    latest = sorted((ws / "la").glob("*-header.csv"))[-1].name
+    text = " ".join(res.output.split())
+    assert "[decom-before-birth]" in text and f"CHILD {child}" in text
+    assert f"from {latest} line {line}" in text

@@ -461,8 +461,17 @@ def _check_and_stitch(eps: pl.DataFrame, hdr: pl.DataFrame, codes: CodeSets,
         _n_sex=pl.col("SEX").n_unique().over("CHILD"),
     )
     latest = hdr.filter("_keep")
+    # each conflicting child's distinct values, where each was first given, for the report
+    values = (hdr.filter((pl.col("_n_dob") > 1) | (pl.col("_n_sex") > 1))
+              .unique(["CHILD", "DOB", "SEX"], keep="first", maintain_order=True)
+              .group_by("CHILD", maintain_order=True).agg(_values=(
+                  pl.lit("DOB ") + pl.col("DOB").dt.strftime("%d/%m/%Y") + pl.lit(", SEX ")
+                  + pl.col("SEX").cast(pl.String) + pl.lit(" from ")
+                  + pl.col("_file").str.split("/").list.last() + pl.lit(" line ")
+                  + pl.col(LINE).cast(pl.String)).str.join("; ")))
     hdr_quality = hdr.join(latest.select("CHILD", pl.col("_file").alias("_kf"),
-                                         pl.col(LINE).alias("_kl")), on="CHILD").select(
+                                         pl.col(LINE).alias("_kl")), on="CHILD").join(
+        values, on="CHILD", how="left").select(
         pl.lit("header").alias("table"), pl.col("_file").alias("file"),
         pl.col(LINE).alias("line"), "CHILD",
         pl.when("_keep").then(pl.lit("kept")).otherwise(pl.lit("merged")).alias("outcome"),
@@ -472,14 +481,16 @@ def _check_and_stitch(eps: pl.DataFrame, hdr: pl.DataFrame, codes: CodeSets,
         .then(pl.lit("same child in a later return: ") + pl.col("_kf") + pl.lit(":")
               + pl.col("_kl").cast(pl.String))
         .when((pl.col("_n_dob") > 1) | (pl.col("_n_sex") > 1))
-        .then(pl.lit("DOB or SEX differs between returns; the latest return's values are used"))
+        .then(pl.lit("DOB or SEX differs between returns (") + pl.col("_values")
+              + pl.lit("); the latest return's values are used"))
         .alias("detail"),
     )
     header = latest.drop("_keep", "_n_dob", "_n_sex")
 
     # ---- child-level date rules need the DOB
-    eps = eps.join(header.select("CHILD", "DOB"), on="CHILD", how="left").with_columns(
-        _b18=birthday(pl.col("DOB"), 18))
+    eps = eps.join(header.select("CHILD", "DOB", pl.col("_file").alias("_dob_file"),
+                                 pl.col(LINE).alias("_dob_line")),
+                   on="CHILD", how="left").with_columns(_b18=birthday(pl.col("DOB"), 18))
     extract_end = year_end(years[-1])
     open_past_18 = pl.col("DEC").is_null() & (pl.col("_cy") == years[-1]) & (
         pl.col("_b18") <= pl.lit(extract_end))
@@ -496,8 +507,10 @@ def _check_and_stitch(eps: pl.DataFrame, hdr: pl.DataFrame, codes: CodeSets,
         else:
             rule, msg, col = "dec-after-18", "episode ends after the child's 18th birthday", "DEC"
         value = "" if r[col] is None else f"{r[col]:%d/%m/%Y}"
-        problems.append(Problem(r["_file"], rule, f"{msg} (DOB {r['DOB']:%d/%m/%Y})",
-                                row=r[LINE], column=col, value=value))
+        where = f"{Path(r['_dob_file']).name} line {r['_dob_line']}"
+        problems.append(Problem(r["_file"], rule, f"CHILD {r['CHILD']}: {msg} (DOB "
+                                f"{r['DOB']:%d/%m/%Y}, from {where}: check the episode or the "
+                                "DOB)", row=r[LINE], column=col, value=value))
     if problems:
         raise DataError(problems)
 
