@@ -1179,7 +1179,8 @@ def _write_priced(target, priced, mechanisms: pl.DataFrame, terms, costs_line: s
     if earlier:
         out.print(f"[yellow]note:[/] {', '.join(earlier)} in {target.path} "
                   f"{'is' if len(earlier) == 1 else 'are'} from an earlier run, not this one "
-                  "(cobic never deletes files: remove them, or write to a new folder)")
+                  "(cobic never deletes files: move them away if you no longer need them, or "
+                  "write to a new folder)")
 
 
 def _schedule_year(path: Path, year: int, length: int) -> tuple[float, float]:

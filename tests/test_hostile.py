@@ -742,3 +742,18 @@ def test_an_impossible_dob_is_named_where_it_is_given(ws):
     text = " ".join(res.output.split())
     assert "[decom-before-birth]" in text and f"CHILD {child}" in text
     assert f"from {latest} line {line}" in text
+
+
+def test_the_earlier_run_note_never_names_an_input(ws):
+    """Pricing into the folder that holds the forecast: the note lists the forecast table left
+    by the earlier run, never the paths file this command reads."""
+    res = runner.invoke(app, ["forecast", "--episodes", "la", "--out", "fc/forecast.csv",
+                              "--paths-out", "fc/paths.parquet", "--horizon", "7",
+                              "--paths", "20"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, _with(_with(PRICE, "--forecast", "fc/paths.parquet"), "--out",
+                                   "fc") + ["--force"])
+    assert res.exit_code == 0, res.output
+    note = " ".join(res.output.split("note:")[1].split())
+    assert "forecast.csv" in note and "paths.parquet" not in note
+    assert (ws / "fc" / "paths.parquet").exists()

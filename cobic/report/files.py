@@ -353,10 +353,10 @@ def output_folder(out: OutputFolder | Path | str, command: str = "cobic",
     the output folder (each by an atomic rename) and are recorded in its manifest.
 
     A new folder appears whole, by one rename. Into an existing folder only cobic's unchanged
-    outputs are replaced (with ``force``, also cobic outputs edited since); if any file to be
+    outputs are replaced (never one edited since, even with ``force``); if any file to be
     written would replace another file, nothing is written and :class:`OutputError` says which.
     ``earlier``, when given, receives the outputs of an earlier run left in the folder
-    (:func:`earlier_outputs`).
+    (:func:`earlier_outputs`), but for this command's inputs.
     """
     out = out if isinstance(out, OutputFolder) else check_output_folder(out)
     target = out.path
@@ -384,7 +384,8 @@ def output_folder(out: OutputFolder | Path | str, command: str = "cobic",
                                   "writes over its inputs. Choose another output folder.")
             _refuse_existing(target / rel, _ownership(target, rel), out.force)
         if earlier is not None:
-            earlier.extend(earlier_outputs(target, files))
+            earlier.extend(rel for rel in earlier_outputs(target, files)  # not an input
+                           if Path(os.path.realpath(target / rel)) not in out.inputs)
         for rel in files:
             (target / rel).parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp / rel, target / rel)
