@@ -1,0 +1,130 @@
+"""The backtest engine's scores, its loop and the scenario levers' bounds, against numbers
+worked out by hand (mutation testing of cobic/demand found them unchecked)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from cobic.demand.backtest import (
+    CASE_SCHEMA,
+    QUANTILES,
+    EvaluationScheme,
+    metrics_table,
+    run_backtest,
+)
+from cobic.demand.scenarios import Scenario, entry_step, mix, prevention, stay, uasc
+
+
+def _case(actual, q, scale=2.0, horizon=1):
+    """One scored case with quantiles ``q`` (q025, q10, q25, q50, q75, q90, q975)."""
+    q025, q10, q25, q50, q75, q90, q975 = q
+    row = {"model": "m", "area": "A", "origin": 2020, "horizon": horizon,
+           "year": 2020 + horizon, "actual": float(actual), "q025": q025, "q05": q025,
+           "q10": q10, "q25": q25, "q50": q50, "q75": q75, "q90": q90, "q95": q975,
+           "q975": q975, "scale": scale}
+    return row
+
+
+def test_scores_of_three_cases_by_hand():
+    cases = pl.DataFrame([
+        # on the lower edge of the 80% interval (inside), median 10 above: error +10
+        _case(100, (80, 100, 105, 110, 115, 120, 130)),
+        # below the 80% interval by 5 (q10 = 105), inside the 95%; median 10 above: +10
+        _case(100, (90, 105, 108, 110, 112, 115, 140)),
+        # above every interval (q90 = 190 < 200 = actual, q975 = 195); median 20 below: -20
+        _case(200, (150, 160, 170, 180, 185, 190, 195), scale=4.0),
+    ], schema=CASE_SCHEMA)
+    m = metrics_table(cases, ["model", "horizon"]).row(0, named=True)
+    assert m["n"] == 3
+    assert m["mae"] == pytest.approx((10 + 10 + 20) / 3)
+    assert m["mape"] == pytest.approx((10 / 100 + 10 / 100 + 20 / 200) / 3 * 100)  # 10%
+    assert m["mase"] == pytest.approx((10 / 2 + 10 / 2 + 20 / 4) / 3)
+    assert m["bias"] == pytest.approx((0.1 + 0.1 - 0.1) / 3 * 100)
+    assert m["coverage_80"] == pytest.approx(1 / 3)  # only the first: its edge counts
+    assert m["coverage_95"] == pytest.approx(2 / 3)
+    assert m["coverage_50"] == pytest.approx(0.0)  # 100 < 105 and 108; 200 > 185
+    # 80% interval score: width + (2 / 0.2) x how far outside
+    widths = (120 - 100) + (115 - 105) + (190 - 160)
+    outside = 0 + 5 + (200 - 190)
+    assert m["interval_score_80"] == pytest.approx((widths + 10 * outside) / 3)
+
+
+def test_the_loop_scores_every_origin_and_horizon_with_an_outcome():
+    """Paths 0..100 at every horizon (so q10 = 10, q50 = 50, q90 = 90 exactly); outcomes
+    exist for 2021 and 2023 only (2022: none; 2024: not a number): those are left out."""
+    paths = np.tile(np.arange(101, dtype=float)[:, None], (1, 2))
+    seen = []
+
+    def forecast(origin, horizon):
+        seen.append((origin, horizon))
+        return {"A": paths, "B": paths + 1000}
+
+    outcomes = {2021: 40.0, 2023: 95.0, 2024: float("nan")}
+    cases = run_backtest("m", EvaluationScheme(origins=(2020, 2021, 2022), horizons=(1, 2)),
+                         forecast, lambda area, year: outcomes.get(year))
+    assert seen == [(2020, 2), (2021, 2), (2022, 2)]  # every origin, to the longest horizon
+    got = sorted(cases.select("area", "origin", "horizon", "year").rows())
+    assert got == [(area, o, h, o + h) for area in ("A", "B")
+                   for o, h in ((2020, 1), (2021, 2), (2022, 1))]
+    a = cases.filter(pl.col("area") == "A").row(0, named=True)
+    assert (a["q10"], a["q50"], a["q90"], a["q025"], a["q975"]) == pytest.approx(
+        (10, 50, 90, 2.5, 97.5))
+    assert set(QUANTILES) <= set(cases.columns) and cases["scale"].to_list() == [1.0] * 6
+
+
+def test_scenario_labels_say_what_was_asked():
+    assert prevention(Scenario(), 0.2, 2027).name == "prevention=20%@2027"
+    assert mix(Scenario(), "residential", "fostering", 0.1).name == \
+        "mix=residential>fostering:10%"
+    both = prevention(mix(Scenario(), "residential", "fostering", 0.25), 0.05, 2030)
+    assert both.name == "mix=residential>fostering:25% + prevention=5%@2030"
+
+
+def test_scenario_bounds_are_inclusive_at_their_edges():
+    """The stated ranges include their ends: a stay of -90%, a year of 2000 or 2100, no extra
+    UASC, a fall in entries (down to, not including, -100%)."""
+    assert stay(Scenario(), -0.9).stay_change == -0.9
+    assert stay(Scenario(), 3.0).stay_change == 3.0
+    assert entry_step(Scenario(), -0.2, 2000).entry_steps == ((2000, -0.2),)
+    assert entry_step(Scenario(), 0.1, 2100).entry_steps == ((2100, 0.1),)
+    assert uasc(Scenario(), 0).extra_uasc == 0.0
+    with pytest.raises(ValueError, match="below -100% is impossible"):
+        entry_step(Scenario(), -1.5, 2027)
+    with pytest.raises(ValueError, match="the year must be 2000-2100"):
+        entry_step(Scenario(), 0.1, 1999)
+    with pytest.raises(ValueError, match="must be within -90% to \\+300%"):
+        stay(Scenario(), -0.95)
+
+
+def _history():
+    from cobic.demand.base import SeriesHistory
+
+    years = (2018, 2019, 2020, 2021, 2022)
+    stock = np.array([[100.0, 104.0, 101.0, 107.0, 110.0], [50.0, 52.0, 55.0, 53.0, 58.0]])
+    flows = np.full_like(stock, 20.0)
+    return SeriesHistory(("A", "B"), years, stock, flows, flows, np.full_like(stock, 1e4))
+
+
+def test_series_backtest_scores_each_model_with_the_naive_scale():
+    """Every model asked for is scored; MASE's scale is the mean absolute year-on-year change
+    up to the origin (area A, origin 2020: (4 + 3) / 2 = 3.5)."""
+    from cobic.demand.backtest import backtest_series
+
+    res = backtest_series(_history(), ["naive", "drift"], EvaluationScheme((2020, 2021), (1,)),
+                          n_paths=50, seed=1)
+    assert sorted(res.cases["model"].unique().to_list()) == ["drift", "naive"]
+    a = res.cases.filter((pl.col("model") == "naive") & (pl.col("area") == "A")
+                         & (pl.col("origin") == 2020)).row(0, named=True)
+    assert a["scale"] == pytest.approx(3.5) and a["actual"] == 107.0
+
+
+def test_series_backtest_refuses_origins_without_two_changes_before_them():
+    from cobic.demand.backtest import backtest_series
+
+    with pytest.raises(ValueError, match=r"origins \[2019\]: the history has fewer than 3"):
+        backtest_series(_history(), ["naive"], EvaluationScheme((2019, 2021), (1,)))
+    with pytest.raises(ValueError, match="not inside the history years"):
+        backtest_series(_history(), ["naive"], EvaluationScheme((2018,), (1,)))
+    backtest_series(_history(), ["naive"], EvaluationScheme((2020,), (1,)), n_paths=20)
