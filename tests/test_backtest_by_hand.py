@@ -128,3 +128,59 @@ def test_series_backtest_refuses_origins_without_two_changes_before_them():
     with pytest.raises(ValueError, match="not inside the history years"):
         backtest_series(_history(), ["naive"], EvaluationScheme((2018,), (1,)))
     backtest_series(_history(), ["naive"], EvaluationScheme((2020,), (1,)), n_paths=20)
+
+
+def _paths():
+    """2 paths x 2 periods, two placement groups; child-days and days by time in care."""
+    from cobic.demand.base import DURATION_CLASSES, Paths
+
+    v = np.array([[[[3.0, 1.0], [4.0, 2.0]], [[5.0, 1.0], [6.0, 0.0]]]])  # [1, path, t, g]
+    days = np.arange(1, 1 + 2 * 2 * 3, dtype=float).reshape(1, 2, 2, 3)
+    return Paths(model="m", areas=("A",), origin=2025, periods=(2026, 2027),
+                 groups=("fostering", "residential"), values=v,
+                 extra={"child_days": v * 365.0, "days_by_duration": days},
+                 age_bands={"under 1": v[..., 0] * 0 + 1.0}), DURATION_CLASSES
+
+
+def test_paths_tables_add_the_total_only_to_placement_groups():
+    p, classes = _paths()
+    st = p.paths_table("stock")
+    total = st.filter((pl.col("placement_group") == "all") & (pl.col("path") == 1))
+    assert total.sort("period")["value"].to_list() == [6.0, 6.0]  # 5 + 1, 6 + 0
+    cd = p.paths_table("child_days")
+    assert sorted(cd["placement_group"].unique().to_list()) == ["all", "fostering", "residential"]
+    dd = p.paths_table("days_by_duration")  # classes of time in care: no "all" added
+    assert sorted(dd["placement_group"].unique().to_list()) == sorted(classes)
+    assert dd["value"].sum() == pytest.approx(sum(range(1, 13)))
+    ft = p.forecast_table("child_days")
+    assert "under 1" not in ft["age_band"].to_list()  # age bands are a stock measure
+    assert "under 1" in p.forecast_table("stock")["age_band"].to_list()
+
+
+def test_a_history_whose_last_stock_is_not_positive_names_the_area():
+    from cobic.demand.base import SeriesHistory
+
+    stock = np.array([[100.0, 110.0], [50.0, 0.0]])
+    flows = np.ones_like(stock)
+    with pytest.raises(ValueError, match=r"positive for every area: \['B'\]"):
+        SeriesHistory(("A", "B"), (2020, 2021), stock, flows, flows, flows)
+
+
+def test_history_from_the_dfe_panel_by_hand(shared_data):
+    from cobic.data.dfe import read_panel
+    from cobic.demand.base import SeriesHistory
+
+    panel = read_panel(shared_data / "dfe" / "la_cla_panel_2015_2025.csv")
+    t = panel.table.filter(pl.col("area") == "Barnet").sort("year")
+    h = SeriesHistory.from_panel(panel, areas=["Barnet"])
+    assert list(h.years) == sorted(panel.table["year"].unique().to_list())
+    assert h.stock[0].tolist() == t.filter(pl.col("year").is_in(h.years))["cla_31mar"].to_list()
+    with pytest.raises(KeyError, match="Nowhere"):
+        SeriesHistory.from_panel(panel, areas=["Barnet", "Nowhere"])
+
+
+def test_what_each_model_needs_is_stated():
+    from cobic.demand.base import get_model
+
+    assert get_model("naive").capabilities.needs_population is False
+    assert get_model("rate").capabilities.needs_population is True
