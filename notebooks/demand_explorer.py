@@ -19,7 +19,7 @@ def _():
         series_from_ssda903,
     )
     from cobic.demand.backtest import EvaluationScheme
-    from cobic.paths import fixtures_dir, shared_data_dir
+    from cobic.paths import fixtures_dir, shared_data_dir, source_fingerprint
     from cobic.report import charts
     from cobic.report.tables import html_table
 
@@ -39,6 +39,7 @@ def _():
         read_ssda903,
         series_from_ssda903,
         shared_data_dir,
+        source_fingerprint,
     )
 
 
@@ -127,52 +128,65 @@ def run_forecast(
     mo,
     panel,
     pl,
+    read_panel,
     read_ssda903,
     series_from_ssda903,
+    shared_data_dir,
+    source_fingerprint,
 ):
     from cobic.demand import scenarios as _sc
     from cobic.errors import DataError as _DataError
 
     _x = explorer_inputs
+    if _x["source"] == "DfE panel LA":
+        explorer_input = shared_data_dir() / "dfe" / "la_cla_panel_2015_2025.csv"
+    elif _x["source"] == "embedded synthetic LA":
+        explorer_input = fixtures_dir() / "synthetic_la"
+    else:
+        explorer_input = _x["folder"]
 
-    def _run():
-        if _x["source"] == "DfE panel LA":
-            if panel is None:
-                raise ValueError("the DfE panel (la_cla_panel_2015_2025.csv) was not found "
-                                 "in the shared data folder")
-            _hist = panel.series(_x["area"]).select(
+    # 1,000 paths: kept on disk (notebooks/__marimo__/cache) under a hash of cobic's code, the
+    # input and the controls, so a setting seen before answers at once (errors are not kept)
+    @mo.persistent_cache
+    def _forecast(fingerprint: str, source: str, where: str, area: str, model: str,
+                  horizon: int, entry_step: float, stays: float):
+        if source == "DfE panel LA":
+            p = read_panel(where)
+            hist = p.series(area).select(
                 period=pl.col("year"), value=pl.col("cla_31mar").cast(pl.Float64)).drop_nulls()
-            _d, _origin = None, int(_hist["period"].max())
+            data, origin = None, int(hist["period"].max())
         else:
-            _where = (fixtures_dir() / "synthetic_la" if _x["source"] == "embedded synthetic LA"
-                      else _x["folder"])
-            _d = read_ssda903(_where)
-            _s = series_from_ssda903(_d)
-            _hist = pl.DataFrame({"period": list(_s.years), "value": _s.stock[0].tolist()})
-            _origin = _s.origin
-        _scenario = _sc.Scenario()
-        if _x["entry_step"]:
-            _scenario = _sc.entry_step(_scenario, _x["entry_step"], _origin + 2)
-        if _x["stays"] and _x["model"] == "stockflow":
-            _scenario = _sc.stay(_scenario, _x["stays"])
-        with mo.status.spinner("Forecasting ..."):
-            if _d is None:
-                _f = forecast_panel(panel, _x["area"], _x["model"], horizon=_x["horizon"],
-                                    n_paths=1000, seed=1, scenario=_scenario)
-            else:
-                _f = forecast_episodes(_d, _x["model"], horizon=_x["horizon"], n_paths=1000,
-                                       seed=1, scenario=_scenario, area=str(_x["source"]))
-        return _d, _f, _hist
+            data = read_ssda903(where)
+            s = series_from_ssda903(data)
+            hist = pl.DataFrame({"period": list(s.years), "value": s.stock[0].tolist()})
+            origin = s.origin
+        scenario = _sc.Scenario()
+        if entry_step:
+            scenario = _sc.entry_step(scenario, entry_step, origin + 2)
+        if stays and model == "stockflow":
+            scenario = _sc.stay(scenario, stays)
+        if data is None:
+            f = forecast_panel(p, area, model, horizon=horizon, n_paths=1000, seed=1,
+                               scenario=scenario)
+        else:
+            f = forecast_episodes(data, model, horizon=horizon, n_paths=1000, seed=1,
+                                  scenario=scenario, area=source)
+        return f, hist
 
     try:
-        _data, forecast, history = _run()
+        if _x["source"] == "DfE panel LA" and panel is None:
+            raise ValueError("the DfE panel (la_cla_panel_2015_2025.csv) was not found in the "
+                             "shared data folder")
+        with mo.status.spinner("Forecasting ..."):
+            forecast, history = _forecast(
+                source_fingerprint(explorer_input), _x["source"], str(explorer_input),
+                _x["area"], _x["model"], _x["horizon"], _x["entry_step"], _x["stays"])
         _problem = None
     except (_DataError, ValueError, KeyError, OSError) as _e:
         _problem = str(_e.args[0]) if isinstance(_e, KeyError) and _e.args else str(_e)
     mo.stop(_problem is not None,
             mo.callout(mo.md(f"**Could not forecast.** {_problem}"), kind="danger"))
-    episodes_data = _data
-    return episodes_data, forecast, history
+    return explorer_input, forecast, history
 
 
 @app.cell
@@ -196,29 +210,42 @@ def _(
     EvaluationScheme,
     backtest_episodes,
     backtest_panel,
-    episodes_data,
+    explorer_input,
     explorer_inputs,
+    forecast,
     html_table,
     mo,
-    panel,
     pl,
+    read_panel,
+    read_ssda903,
+    source_fingerprint,
 ):
     _x = explorer_inputs
+    _input = explorer_input
+    _after_forecast = forecast  # backtest only an input the forecast could read
+
+    # rolling origins refit the model each time: kept on disk (notebooks/__marimo__/cache)
+    # under a hash of cobic's code and the input, so an area and model seen before answers
+    # at once and any change to the code or the data computes it afresh
+    @mo.persistent_cache
+    def _backtest(fingerprint: str, source: str, where: str, area: str, model: str):
+        models = list(dict.fromkeys(["naive", model]))
+        if source == "DfE panel LA":
+            res = backtest_panel(read_panel(where), models,
+                                 EvaluationScheme(tuple(range(2018, 2023)), (1, 2, 3)),
+                                 n_paths=300)
+            return res.by_area().filter(pl.col("area") == area)
+        data = read_ssda903(where)
+        years = data.collection_years
+        origins = tuple(y for y in years[-4:-1] if y - 3 >= years[0])
+        if not origins:
+            return pl.DataFrame()
+        return backtest_episodes(data, models, EvaluationScheme(origins, (1, 2)),
+                                 n_paths=200).metrics()
+
     with mo.status.spinner("Backtesting ..."):
-        if episodes_data is None:
-            _res = backtest_panel(panel, list(dict.fromkeys(["naive", _x["model"]])),
-                                  EvaluationScheme(tuple(range(2018, 2023)), (1, 2, 3)),
-                                  n_paths=300)
-            area_backtest = _res.by_area().filter(pl.col("area") == _x["area"])
-        else:
-            _years = episodes_data.collection_years
-            _origins = tuple(y for y in _years[-4:-1] if y - 3 >= _years[0])
-            if _origins:
-                _res = backtest_episodes(episodes_data, list(dict.fromkeys(["naive", _x["model"]])),
-                                         EvaluationScheme(_origins, (1, 2)), n_paths=200)
-                area_backtest = _res.metrics()
-            else:
-                area_backtest = pl.DataFrame()
+        area_backtest = _backtest(source_fingerprint(_input), _x["source"], str(_input),
+                                  _x["area"], _x["model"])
     mo.vstack([mo.md("### This area's backtest (rolling origins)"),
                mo.Html(html_table(area_backtest.select(
                    [c for c in ("model", "area", "horizon", "n", "mape", "coverage_80",
