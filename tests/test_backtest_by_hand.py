@@ -184,3 +184,99 @@ def test_what_each_model_needs_is_stated():
 
     assert get_model("naive").capabilities.needs_population is False
     assert get_model("rate").capabilities.needs_population is True
+
+
+def test_scenario_limits_are_the_stated_ones():
+    from cobic.demand.scenarios import MAX_ENTRY_STEP, MAX_UASC, entry_trend
+
+    assert (MAX_ENTRY_STEP, MAX_UASC) == (5.0, 5000.0)  # +500% and 5,000 children a year
+    assert entry_step(Scenario(), 5.0, 2027).entry_steps == ((2027, 5.0),)
+    with pytest.raises(ValueError, match=r"within -100% to \+500%"):
+        entry_step(Scenario(), 5.01, 2027)
+    assert uasc(Scenario(), 5000).extra_uasc == 5000.0
+    with pytest.raises(ValueError, match="within 0 to 5,000 children a year"):
+        uasc(Scenario(), 5001)
+    assert entry_step(Scenario(), 0.2, 2027).name == "entry_step=+20%@2027"
+    assert prevention(Scenario(), 1.0, 2027).prevention == ((2027, 1.0),)  # all: allowed
+    for over in (1.01, 1.5):
+        with pytest.raises(ValueError, match="cannot remove over 100%"):
+            prevention(Scenario(), over, 2027)
+    for low in (-1.0, -1.5):
+        with pytest.raises(ValueError, match="must be above -100%"):
+            entry_trend(Scenario(), low)
+    with pytest.raises(ValueError, match="below -100% is impossible"):
+        entry_step(Scenario(), -1.5, 2027)
+    assert mix(Scenario(), "residential", "fostering", 1.0).mix_shift == (
+        ("residential", "fostering", 1.0),)
+    for bad in (1.5, float("nan"), -0.1):
+        with pytest.raises(ValueError, match="between 0% and 100%"):
+            mix(Scenario(), "residential", "fostering", bad)
+
+
+def test_extra_entrants_added_to_series_paths_by_hand():
+    """+50% entries from the second year after the origin (2027), 100 starts a year, a 40%
+    exit rate: 50 extra entrants in each of 2027 and 2028, of whom 0.6^0.5 are in care on the
+    31 March of their year and 0.6^1.5 a year later."""
+    from cobic.demand.scenarios import apply_to_series
+
+    sc = entry_step(Scenario(), 0.5, 2027)
+    values = np.zeros((1, 1, 3))
+    got = apply_to_series(values, sc, np.array([100.0]), np.array([0.4]), 2025)[0, 0]
+    want = [0.0, 50 * 0.6 ** 0.5, 50 * 0.6 ** 1.5 + 50 * 0.6 ** 0.5]
+    assert got == pytest.approx(want)
+    cut = entry_step(Scenario(), -0.9, 2026)  # fewer entries can take a stock to 0, not below
+    assert apply_to_series(np.full((1, 1, 3), 10.0), cut, np.array([100.0]),
+                           np.array([0.4]), 2025).min() == 0.0
+
+
+def test_evaluation_scheme_and_history_checks_by_hand():
+    from cobic.demand.base import SeriesHistory
+
+    for o, h in (((), (1,)), ((2020,), ())):
+        with pytest.raises(ValueError, match="must not be empty"):
+            EvaluationScheme(o, h)
+    years = (2018, 2019, 2020)
+    ok = np.ones((2, 3))
+    assert SeriesHistory(("A", "B"), years, ok, ok, ok, ok).origin == 2020
+    with pytest.raises(ValueError, match="starts has shape"):
+        SeriesHistory(("A", "B"), years, ok, np.ones((2, 2)), ok, ok)
+    # the last year: A 1, B 0.5 (both positive), C-H 0 (six areas): the first five named
+    stock = np.c_[np.ones((8, 2)), np.r_[1, 0.5, 0, 0, 0, 0, 0, 0]]
+    with pytest.raises(ValueError, match=r"\['C', 'D', 'E', 'F', 'G'\]$"):
+        SeriesHistory(tuple("ABCDEFGH"), years, stock, stock, stock, stock)
+
+
+def test_series_backtest_scale_and_origin_message_by_hand():
+    """A history moving by 0.5 a year has MASE scale 0.5 (not 'no scale'); an origin outside
+    the years is named with the history's span."""
+    from cobic.demand.backtest import backtest_series
+    from cobic.demand.base import SeriesHistory
+
+    years = (2018, 2019, 2020, 2021, 2022)
+    stock = np.array([[100.0, 100.5, 101.0, 101.5, 102.0]])
+    flows = np.full_like(stock, 20.0)
+    h = SeriesHistory(("A",), years, stock, flows, flows, np.full_like(stock, 1e4))
+    res = backtest_series(h, ["naive"], EvaluationScheme((2020,), (1,)), n_paths=20)
+    assert res.cases["scale"].to_list() == pytest.approx([0.5])
+    with pytest.raises(ValueError, match="not inside the history years 2018-2022"):
+        backtest_series(h, ["naive"], EvaluationScheme((2030,), (1,)))
+
+
+def test_forecast_tables_carry_each_group_and_every_path():
+    p, _ = _paths()
+    ft = p.forecast_table("stock")
+    assert {"fostering", "residential", "all"} <= set(ft["placement_group"].to_list())
+    st = p.paths_table("stock")
+    assert sorted(st["path"].unique().to_list()) == [0, 1]
+    assert sorted(st["period"].unique().to_list()) == [2026, 2027]
+
+
+def test_history_from_the_panel_for_all_complete_areas_and_missing_years(shared_data):
+    from cobic.data.dfe import read_panel
+    from cobic.demand.base import SeriesHistory
+
+    panel = read_panel(shared_data / "dfe" / "la_cla_panel_2015_2025.csv")
+    h = SeriesHistory.from_panel(panel, years=[2023, 2024, 2025])
+    assert len(h.areas) > 100  # every LA with a complete series, by default
+    g = SeriesHistory.from_panel(panel, areas=["Barnet"], years=[2013, 2024, 2025])
+    assert np.isnan(g.stock[0, 0]) and g.stock[0, 2] > 0  # 2013 is not in the panel
