@@ -98,7 +98,8 @@ def forget_survivors(name: str, group: dict, cfg: dict) -> int:
 
     Copies ``tests/`` into the group's copy of the project and rewrites its cosmic-ray config
     from ``groups.toml``, then deletes the survivors' results from the session so that the
-    next ``exec`` runs them (and only them). The copy's mutated modules stay as they were:
+    next ``exec`` runs them again (with the mutants never run, if the group has any: give a
+    budget to stop it). The copy's mutated modules stay as they were:
     run it only while those modules are unchanged since the session began (their mutants
     are located by line and column).
     """
