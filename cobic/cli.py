@@ -1302,10 +1302,14 @@ def costs(
               f"looked after GBP {cal.spend:,.0f} over {cal.activity_days:,.0f} child-days "
               f"(children on 31 March x 365.25) = GBP {cal.spend_per_day:,.2f} a child-day, "
               f"all in.")
-    out.print(_table(cal.split(), "What the calibrated cost is and includes"))
-    out.print(_table(growth.summary().filter(~pl.col("figure").str.starts_with("deviation")
-                                             | (pl.col("figure") == f"deviation: {area}"))
-                     .with_columns(pl.col("estimate", "se").round(4)),
+    split = cal.split().with_columns(pl.col("value").str.replace_all("_", " "))
+    out.print(_table(split.rename({"line": "Item", "value": "GBP (or what it includes)"}),
+                     "What the calibrated cost is and includes"))
+    fit = (growth.summary().filter(~pl.col("figure").str.starts_with("deviation")
+                                   | (pl.col("figure") == f"deviation: {area}"))
+           .with_columns(pl.col("estimate", "se").round(4) + 0.0, pl.col("pct_a_year") + 0.0))
+    out.print(_table(fit.rename({"figure": "Figure", "estimate": "Estimate (log points)",
+                                 "se": "Standard error", "pct_a_year": "% a year"}),
                      f"Growth of spend per child-day, fitted on s251 up to {cal.year} "
                      f"({growth.n_obs} area-years; log points a year)"))
     if target is not None:

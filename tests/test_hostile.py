@@ -30,7 +30,7 @@ from typer.testing import CliRunner
 
 from cobic.cli import app
 from cobic.data.synth import SynthSpec, generate, write_ssda903
-from cobic.paths import models_dir
+from cobic.paths import models_dir, shared_data_dir
 
 runner = CliRunner()
 CONTRACT5 = models_dir() / "contracts" / "cobic_5yr.toml"
@@ -692,6 +692,14 @@ def test_terminal_tables_speak_money_not_code(ws):
     shown += res.output
     res = runner.invoke(app, ["validate", "--episodes", "la"])
     shown += res.output
+    dfe = shared_data_dir() / "dfe"
+    if dfe.is_dir():  # the calibration's tables too
+        res = runner.invoke(app, ["costs", "--area", "Leeds", "--panel",
+                                  str(dfe / "la_cla_panel_2015_2025.csv"), "--s251",
+                                  str(dfe / "finance_s251_lait_england_and_selected_las.csv"),
+                                  "--out", "leeds.toml"])
+        assert res.exit_code == 0, res.output
+        shown += res.output
     table_lines = [ln for ln in shown.splitlines() if ln.startswith(("│", "┃"))]
     assert table_lines
     coded = [ln for ln in table_lines if re.search(r"[a-z]_[a-z]", ln)]
