@@ -177,16 +177,18 @@ def run_forecast(
         if _x["source"] == "DfE panel LA" and panel is None:
             raise ValueError("the DfE panel (la_cla_panel_2015_2025.csv) was not found in the "
                              "shared data folder")
+        # the input's hash, once a run: the backtest below is kept under it too
+        explorer_key = source_fingerprint(explorer_input)
         with mo.status.spinner("Forecasting ..."):
             forecast, history = _forecast(
-                source_fingerprint(explorer_input), _x["source"], str(explorer_input),
-                _x["area"], _x["model"], _x["horizon"], _x["entry_step"], _x["stays"])
+                explorer_key, _x["source"], str(explorer_input), _x["area"], _x["model"],
+                _x["horizon"], _x["entry_step"], _x["stays"])
         _problem = None
     except (_DataError, ValueError, KeyError, OSError) as _e:
         _problem = str(_e.args[0]) if isinstance(_e, KeyError) and _e.args else str(_e)
     mo.stop(_problem is not None,
             mo.callout(mo.md(f"**Could not forecast.** {_problem}"), kind="danger"))
-    return explorer_input, forecast, history
+    return explorer_input, explorer_key, forecast, history
 
 
 @app.cell
@@ -212,16 +214,15 @@ def _(
     backtest_panel,
     explorer_input,
     explorer_inputs,
+    explorer_key,
     forecast,
     html_table,
     mo,
     pl,
     read_panel,
     read_ssda903,
-    source_fingerprint,
 ):
     _x = explorer_inputs
-    _input = explorer_input
     _after_forecast = forecast  # backtest only an input the forecast could read
 
     # rolling origins refit the model each time: kept on disk (notebooks/__marimo__/cache)
@@ -244,7 +245,7 @@ def _(
                                  n_paths=200).metrics()
 
     with mo.status.spinner("Backtesting ..."):
-        area_backtest = _backtest(source_fingerprint(_input), _x["source"], str(_input),
+        area_backtest = _backtest(explorer_key, _x["source"], str(explorer_input),
                                   _x["area"], _x["model"])
     mo.vstack([mo.md("### This area's backtest (rolling origins)"),
                mo.Html(html_table(area_backtest.select(
