@@ -20,6 +20,7 @@ stopped resumes where it stopped (``--fresh`` starts over).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -45,14 +46,17 @@ def _copy(dest: Path) -> None:
 
 
 def _config(group: dict, cfg: dict, dest: Path) -> Path:
-    tests = " ".join(group["tests"])
     py = sys.executable
+    meta = dest / ".mutation"
+    meta.mkdir(exist_ok=True)
+    (meta / "group.json").write_text(json.dumps({"modules": group["modules"],
+                                                 "tests": group["tests"]}))
     text = (
         "[cosmic-ray]\n"
         f"module-path = {json.dumps(group['modules'])}\n"
         f"timeout = {float(cfg.get('timeout', 120.0))}\n"
         "excluded-modules = []\n"
-        f"test-command = \"{py} -m pytest -x -q -p no:cacheprovider -k '{DESELECT}' {tests}\"\n"
+        f"test-command = \"{py} mutation/run_selected.py\"\n"
         "\n[cosmic-ray.distributor]\nname = \"local\"\n"
         "\n[cosmic-ray.filters.operators-filter]\n"
         f"exclude-operators = {json.dumps(cfg.get('exclude-operators', []))}\n")
@@ -75,10 +79,15 @@ def run_group(name: str, group: dict, cfg: dict, budget_min: float | None, fresh
         conf = _config(group, cfg, dest)
         subprocess.run([bindir / "cosmic-ray", "init", conf, session], cwd=dest, check=True)
         subprocess.run([bindir / "cr-filter-operators", session, conf], cwd=dest, check=True)
+        _coverage_map(group, dest)
+        carried = _carry_over(name, group, session)
+        print(f"{name}: {carried} mutants killed in an earlier session, on the same source, "
+              "carried over")
     conf = dest / "cosmic-ray.toml"
     start = time.time()
+    server, sock = _start_server(dest, float(cfg.get("timeout", 120.0)) / 2)
     proc = subprocess.Popen([bindir / "cosmic-ray", "exec", conf, session], cwd=dest,
-                            env=_env(dest))
+                            env=_env(dest) | {"MUTATION_SERVER": str(sock)})
     try:
         proc.wait(timeout=None if budget_min is None else budget_min * 60)
     except subprocess.TimeoutExpired:
@@ -88,9 +97,113 @@ def run_group(name: str, group: dict, cfg: dict, budget_min: float | None, fresh
         for mod in group["modules"]:
             shutil.copy2(ROOT / mod, dest / mod)
         print(f"{name}: budget of {budget_min} min reached; resume with the same command")
+    finally:
+        server.kill()
+        server.wait()
     (dest / "elapsed.txt").write_text(
         str(float((dest / "elapsed.txt").read_text()) + time.time() - start
             if (dest / "elapsed.txt").exists() and not fresh else time.time() - start))
+    save_results(name, group)
+
+
+def _test_env(dest: Path) -> dict:
+    # the copy and the runner's plugin on the path; no bytecode written, so that two mutants
+    # of one line, written within the same second, are never run from a stale cache
+    return _env(dest) | {"PYTHONPATH": os.pathsep.join([str(dest), str(dest / "mutation")]),
+                         "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _start_server(dest: Path, timeout: float) -> tuple[subprocess.Popen, Path]:
+    """Start ``fork_server.py`` in the copy and wait until it listens."""
+    for script in HERE.glob("*.py"):  # the runner's latest scripts, also in an older copy
+        shutil.copy2(script, dest / "mutation" / script.name)
+    for cache in (dest / "cobic").rglob("__pycache__"):
+        shutil.rmtree(cache)
+    sock = dest / ".mutation" / "server.sock"
+    sock.unlink(missing_ok=True)
+    server = subprocess.Popen([sys.executable, dest / "mutation" / "fork_server.py", sock,
+                               str(timeout)], cwd=dest, env=_test_env(dest))
+    while not sock.exists():
+        if server.poll() is not None:
+            raise SystemExit(f"the fork server stopped (exit code {server.returncode})")
+        time.sleep(0.2)
+    return server, sock
+
+
+def _coverage_map(group: dict, dest: Path) -> None:
+    """Which test runs each line of the group's modules, in the unmutated copy (read by
+    ``run_selected.py``), and the pristine modules it compares each mutant with."""
+    meta = dest / ".mutation"
+    for mod in group["modules"]:
+        (meta / "pristine" / mod).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(dest / mod, meta / "pristine" / mod)
+    env = _test_env(dest) | {"MUTATION_COVER": str(meta / "covmap.json"),
+                        "MUTATION_MODULES": os.pathsep.join(group["modules"])}
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
+                    "pytest_mutation", "-k", DESELECT, *group["tests"]], cwd=dest, env=env,
+                   check=True, stdout=subprocess.DEVNULL)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def _results_file(name: str) -> Path:
+    return HERE / "results" / f"{name}.json"
+
+
+def save_results(name: str, group: dict) -> None:
+    """Keep a group's verdicts in the project (``mutation/results/<group>.json``), keyed by
+    each module's content, so that a later session on another machine need not run again
+    the mutants already killed on the same source."""
+    rows = _results(name)
+    if not rows:
+        return
+    path = _results_file(name)
+    old = json.loads(path.read_text()) if path.exists() else {}
+    digests = {mod: _digest(WORK / name / ".mutation" / "pristine" / mod)
+               if (WORK / name / ".mutation" / "pristine" / mod).exists() else _digest(ROOT / mod)
+               for mod in group["modules"]}
+    verdicts = {f"{r['module']}|{r['operator']}|{r['occurrence']}": r["status"]
+                for r in rows if r["status"] in ("killed", "survived")}
+    el = WORK / name / "elapsed.txt"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({
+        "modules": digests, "verdicts": dict(sorted(verdicts.items())),
+        "carried": old.get("carried", 0) if old.get("modules") == digests else 0,
+        "minutes": round(float(el.read_text()) / 60, 1) if el.exists() else None},
+        indent=0) + "\n")
+
+
+def _carry_over(name: str, group: dict, session: Path) -> int:
+    """Mark as killed, in a new session, the mutants an earlier session killed on the same
+    source (survivors are always run again, with today's tests)."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+    path = _results_file(name)
+    if not path.exists():
+        return 0
+    saved = json.loads(path.read_text())
+    same = {mod for mod in group["modules"]
+            if saved["modules"].get(mod) == _digest(ROOT / mod)}
+    n = 0
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        done = {job for job, _ in db.results}
+        for item in db.work_items:
+            m = item.mutations[0]
+            mod = os.path.relpath(m.module_path, WORK / name) if m.module_path.is_absolute() \
+                else str(m.module_path)
+            key = f"{mod}|{m.operator_name.removeprefix('core/')}|{m.occurrence}"
+            if item.job_id in done or mod not in same or saved["verdicts"].get(key) != "killed":
+                continue
+            db.set_result(item.job_id, WorkResult(
+                worker_outcome=WorkerOutcome.NORMAL, test_outcome=TestOutcome.KILLED,
+                output="killed in an earlier session on the same source", diff=""))
+            n += 1
+    saved["carried"] = n
+    path.write_text(json.dumps(saved, indent=0) + "\n")
+    return n
 
 
 def forget_survivors(name: str, group: dict, cfg: dict) -> int:
@@ -116,6 +229,7 @@ def forget_survivors(name: str, group: dict, cfg: dict) -> int:
     shutil.copytree(ROOT / "tests", dest / "tests",
                     ignore=lambda d, names: [n for n in names if n in SKIP])
     _config(group, cfg, dest)
+    _coverage_map(group, dest)
     with sqlite3.connect(session) as db:
         n = db.execute("DELETE FROM work_results WHERE worker_outcome = 'NORMAL' "
                        "AND test_outcome = 'SURVIVED'").rowcount
@@ -281,6 +395,8 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=None, help="minutes per group")
     ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--no-report", action="store_true",
+                    help="leave REPORT.md alone (for runs of several groups side by side)")
     ap.add_argument("--rerun-survivors", action="store_true",
                     help="run each group's survivors again with the current tests")
     args = ap.parse_args()
@@ -291,7 +407,8 @@ def main() -> None:
             if args.rerun_survivors:
                 forget_survivors(name, cfg["groups"][name], cfg)
             run_group(name, cfg["groups"][name], cfg, args.budget, args.fresh)
-    write_report(cfg)
+    if not args.no_report:
+        write_report(cfg)
 
 
 if __name__ == "__main__":
