@@ -351,12 +351,12 @@ def _(mo):
 def _(charts, detail, html_table, mechanisms, mo, priced, risk, schedule):
     def _schedule():
         return mo.vstack([
-            mo.md("### Contract schedule (GBP, nominal, real and present value)"),
+            mo.md("### Contract schedule (£, nominal, real and present value)"),
             mo.Html(html_table(schedule.select(
                 "financial_year", "capitation", "fixed", "at_risk", "expected_incentive_earned",
                 "expected_cost", "expected_net_to_provider", "p_hit_loss_cap"),
                 title="Capitation and expected ledger by year",
-                note="GBP m, nominal; expected = average over the simulated futures.")),
+                note="£m, nominal; expected = average over the simulated futures.")),
             mo.Html(html_table(schedule.select(
                 "financial_year", "capitation_real", "discount_factor", "capitation_pv",
                 "expected_net_to_provider_pv"), title="Real terms and present value")),
@@ -377,12 +377,12 @@ def _(charts, detail, html_table, mechanisms, mo, priced, risk, schedule):
 
     def _mechanisms():
         return mo.vstack([
-            mo.md("### Payment mechanisms on the same paths (GBP)"),
+            mo.md("### Payment mechanisms on the same paths (£)"),
             mo.Html(html_table(mechanisms.select(
                 "mechanism", "commissioner_mean", "commissioner_p10", "commissioner_p90",
                 "provider_margin_mean", "provider_margin_p10", "provider_margin_p90",
                 "p_provider_loss"), title="Payment mechanisms compared",
-                note="GBP m over the contract, nominal.")),
+                note="£m over the contract, nominal.")),
             mo.ui.altair_chart(charts.mechanisms_chart(mechanisms), chart_selection=False,
                                legend_selection=False),
         ])

@@ -257,7 +257,7 @@ def show_budget(band, budget, html_table, levers, mo):
           (P10-P90: demand, unit-cost and cost-growth uncertainty)
         """).text + "</div>"),
         mo.Html(html_table(budget, "budget", title="Budget by year",
-                           note="GBP m, nominal: expected cost over the simulated futures.")),
+                           note="£m, nominal: expected cost over the simulated futures.")),
     ])
     return baseline_total, scenario_total
 

@@ -57,7 +57,8 @@ def test_demo_cost_growth_band(demo):
     years = t.height + 1  # the base price year (2024-25) to the last contract year's lead
     ratio = t["fitted_p50"][-1] / t["fixed_p50"][-1]
     assert ratio > (np.exp(g.level) / (1.06 * 0.98)) ** (years - 2)
-    assert "with fitted growth: provider margin mean (GBP m), P(provider loss)" in demo.headline
+    assert "With fitted growth: provider margin, expected; chance of a provider loss" in \
+        demo.headline
 
 
 def test_demo_outputs_hold_aggregates_only(demo):
@@ -93,15 +94,18 @@ def test_demo_counts_of_1_to_4_are_suppressed(demo):
 def test_demo_headline_equals_the_library(demo):
     data = read_ssda903(fixtures_dir() / "synthetic_la")
     stock = derive.stock(data, on=data.extract_end)["children"].sum()
-    assert demo.headline["children looked after on the last 31 March"] == stock
+    assert demo.headline["Children looked after on the last 31 March"] == f"{stock:,}"
     sched = pl.read_csv(demo.out_dir / "tables" / "contract_schedule.csv")
-    assert demo.headline["total capitation, nominal (GBP m)"] == round(
-        sched["capitation"].sum() / 1e6, 2)
+    assert demo.headline["Total capitation, nominal"] == \
+        f"£{sched['capitation'].sum() / 1e6:,.1f}m"
     # present value by hand: real (deflated 2% a year) x Green Book factor
     k = np.arange(1, sched.height + 1)
     pv = (sched["capitation"].to_numpy() / 1.02**k / 1.035 ** (k - 1)).sum()
-    assert demo.headline["total capitation, present value (GBP m)"] == round(pv / 1e6, 2)
+    assert demo.headline["Total capitation, present value"] == f"£{pv / 1e6:,.1f}m"
     assert sched.height == 7
+    # the headline speaks money and chances, not code: no GBP, no bare fraction
+    for k, v in demo.headline.items():
+        assert "GBP" not in k + v and "P(" not in k and not re.fullmatch(r"0\.\d+", v), (k, v)
 
 
 def _hidden_per_relation(df: pl.DataFrame, relations) -> list[int]:
@@ -163,3 +167,11 @@ def test_demo_shows_terms_a_provider_could_sustain(demo):
     shipped = risk.filter(pl.col("measure").str.starts_with("P(provider makes a loss"))
     assert loss["shipped"] == f"{shipped['value'][0]:.0%}"
     assert "Terms a provider could sustain" in demo.report.read_text()
+
+
+def test_demo_report_writes_money_as_money(demo):
+    """Table notes and chart axes say £m, as the tables' own figures do: "GBP m" (the
+    code's unit) appears nowhere in the report, its charts included (drawn as SVG)."""
+    text = demo.report.read_text()
+    assert "£m, nominal" in text
+    assert "GBP m" not in text and "GBP nominal" not in text

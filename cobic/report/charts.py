@@ -113,12 +113,12 @@ def contract_value_chart(schedule: pl.DataFrame) -> alt.Chart:
     ])
     return alt.Chart(_data(long)).mark_bar().encode(
         x=alt.X("financial_year:O", title="financial year"),
-        y=alt.Y("gbp_m:Q", stack=True, title="GBP m (nominal)"),
+        y=alt.Y("gbp_m:Q", stack=True, title="£m (nominal)"),
         color=alt.Color("part:N", title=None, scale=alt.Scale(
             domain=["fixed payment", "at risk (incentive)"], range=[BLUE, "#e08a2b"])),
         tooltip=[alt.Tooltip("financial_year:O", title="financial year"),
                  alt.Tooltip("part:N", title="part"),
-                 alt.Tooltip("gbp_m:Q", format=",.2f", title="GBP m")],
+                 alt.Tooltip("gbp_m:Q", format=",.2f", title="£m")],
     ).properties(width=WIDTH, height=HEIGHT, title="Contract value by year")
 
 
@@ -195,7 +195,7 @@ def distribution_chart(values: dict[str, np.ndarray], title: str) -> alt.HConcat
         counts, edges = np.histogram(np.asarray(v, float) / 1e6, bins=40)
         df = pl.DataFrame({"lo": edges[:-1], "hi": edges[1:], "paths": counts})
         panels.append(alt.Chart(_data(df)).mark_bar(opacity=0.8, color=BLUE).encode(
-            x=alt.X("lo:Q", title=f"{k}, GBP m over the contract", scale=alt.Scale(zero=False)),
+            x=alt.X("lo:Q", title=f"{k}, £m over the contract", scale=alt.Scale(zero=False)),
             x2="hi:Q", y=alt.Y("paths:Q", title="paths"),
         ).properties(width=260, height=200))
     return alt.hconcat(*panels).properties(title=title)
@@ -217,7 +217,7 @@ def mechanisms_chart(mechanisms: pl.DataFrame) -> alt.Chart:
         lambda m: value_label(m, "mechanism"), return_dtype=pl.String))
     base = alt.Chart(_data(long)).encode(y=alt.Y("mechanism:N", title=None, sort=None))
     bars = base.mark_rule(strokeWidth=3, color="#9bb7d9").encode(
-        x=alt.X("p10:Q", title="GBP m over the contract (P10 to P90, dot = mean)"), x2="p90:Q")
+        x=alt.X("p10:Q", title="£m over the contract (P10 to P90, dot = mean)"), x2="p90:Q")
     dots = base.mark_point(filled=True, color=BLUE).encode(x="mean:Q")
     return alt.layer(bars, dots).properties(width=260, height=160).facet(
         column=alt.Column("party:N", title=None)).resolve_scale(x="independent").properties(
@@ -266,14 +266,14 @@ def waterfall_chart(steps: pl.DataFrame, title: str = "What each lever adds") ->
     x = alt.X("label:N", sort=labels, title=None, axis=alt.Axis(labelAngle=0, labelLimit=90))
     bars = alt.Chart(_data(df)).mark_bar().encode(
         x=x,
-        y=alt.Y("start:Q", title="GBP m over the period", scale=alt.Scale(zero=True)),
+        y=alt.Y("start:Q", title="£m over the period", scale=alt.Scale(zero=True)),
         y2="end:Q",
         color=alt.Color("kind:N", scale=alt.Scale(domain=["total", "increase", "decrease"],
                                                   range=["#555555", "#c0392b", "#27ae60"]),
                         title=None),
         tooltip=[alt.Tooltip("label:N", title="step"),
-                 alt.Tooltip("start:Q", format=",.2f", title="from, GBP m"),
-                 alt.Tooltip("end:Q", format=",.2f", title="to, GBP m")],
+                 alt.Tooltip("start:Q", format=",.2f", title="from, £m"),
+                 alt.Tooltip("end:Q", format=",.2f", title="to, £m")],
     )
     text = alt.Chart(_data(df)).mark_text(dy=-6, fontSize=11, color="#222").encode(
         x=x, y="top:Q", text="text:N")
@@ -289,11 +289,11 @@ def budget_chart(budget: pl.DataFrame) -> alt.Chart:
     return alt.Chart(_data(long)).mark_bar().encode(
         x=alt.X("financial_year:O", title="financial year"),
         xOffset="case:N",
-        y=alt.Y("gbp_m:Q", title="expected cost, GBP m (nominal)"),
+        y=alt.Y("gbp_m:Q", title="expected cost, £m (nominal)"),
         color=alt.Color("case:N", scale=alt.Scale(range=["#9bb7d9", BLUE]), title=None),
         tooltip=[alt.Tooltip("financial_year:O", title="financial year"),
                  alt.Tooltip("case:N", title="case"),
-                 alt.Tooltip("gbp_m:Q", format=",.2f", title="GBP m")],
+                 alt.Tooltip("gbp_m:Q", format=",.2f", title="£m")],
     ).properties(width=WIDTH, height=HEIGHT, title="Budget by year: scenario against baseline")
 
 
@@ -309,13 +309,13 @@ def cost_band_chart(bands: dict[str, pl.DataFrame],
                        title="P10-P90 band and median")
     base = alt.Chart(_data(long)).encode(x=alt.X("financial_year:O", title="financial year"))
     band = base.mark_area(opacity=0.22).encode(
-        y=alt.Y("p10:Q", title="cost, GBP m (nominal)", scale=alt.Scale(zero=True)),
+        y=alt.Y("p10:Q", title="cost, £m (nominal)", scale=alt.Scale(zero=True)),
         y2="p90:Q", color=colour)
     line = base.mark_line(point=True).encode(
         y="p50:Q", color=colour,
         tooltip=[alt.Tooltip("case:N", title="case"),
                  alt.Tooltip("financial_year:O", title="financial year"),
-                 *(alt.Tooltip(f"{c}:Q", format=",.1f", title=f"{c.upper()} (GBP m)")
+                 *(alt.Tooltip(f"{c}:Q", format=",.1f", title=f"{c.upper()} (£m)")
                    for c in ("p10", "p50", "p90"))])
     return alt.layer(band, line).properties(width=WIDTH, height=HEIGHT, title=title)
 

@@ -60,7 +60,7 @@ STEPS = ("read and validate the returns", "derive stock, flows and child-days",
 class DemoResult:
     out_dir: Path
     report: Path
-    headline: dict[str, float | str]
+    headline: dict[str, str]
     seconds: float
 
 
@@ -150,7 +150,7 @@ def run_demo(out_dir: Path | str | OutputFolder = "cobic-demo-output",
         write_workbook(tmp / "cobic-demo.xlsx", tables, [
             ("What", "cobic demo: embedded synthetic local authority, forecast and 7-year COBIC"),
             ("Privacy", "aggregates only; counts of 1-4 children shown as c (DfE convention)"),
-            ("Money", "GBP nominal unless marked real terms or present value (Green Book, "
+            ("Money", "£, nominal unless marked real terms or present value (Green Book, "
                       "3.5% real)"),
             ("Chances", "shown as %: the share of the simulated futures (paths) in which "
                         "something happens"),
@@ -230,14 +230,15 @@ def _growth_headline(grown: dict) -> dict:
     g, p = grown["growth"], grown["priced"]
     outlay = p.net_to_provider.sum(axis=1)
     margin = p.provider_margin.sum(axis=1)
+    m = vocab.money_m
     return {
-        f"cost growth fitted to s251 history ({grown['area']}), now (% a year)":
-            f"{(math.exp(g.level) - 1) * 100:.1f} (se {g.level_se * 100:.1f} points)",
-        "with fitted growth: total capitation / commissioner outlay mean / P90 (GBP m)":
-            f"{p.capitation.sum() / 1e6:,.2f} / {outlay.mean() / 1e6:,.2f} / "
-            f"{np.quantile(outlay, 0.9) / 1e6:,.2f}",
-        "with fitted growth: provider margin mean (GBP m), P(provider loss)":
-            f"{margin.mean() / 1e6:,.2f}, {(margin < 0).mean():.0%}",
+        f"Cost growth fitted to s251 history ({grown['area']}), now":
+            f"{vocab.pct(math.exp(g.level) - 1, 1)} a year (give or take "
+            f"{g.level_se * 100:.1f} points)",
+        "With fitted growth: total capitation; commissioner outlay, expected and P90":
+            f"{m(p.capitation.sum())}; {m(outlay.mean())} and {m(np.quantile(outlay, 0.9))}",
+        "With fitted growth: provider margin, expected; chance of a provider loss":
+            f"{m(margin.mean())}; {vocab.pct((margin < 0).mean())}",
     }
 
 
@@ -292,25 +293,25 @@ def _suppressed_counts(quality, flows, by_group, by_band, forecast) -> dict[str,
 
 
 def _headline(data, flows, paths, priced, schedule, summary) -> dict:
+    """The demo's headline figures in plain words, written as the report writes them."""
     last = flows.tail(1).row(0, named=True)
     stock = last["stock_end"]
     in5 = paths.total()[0][:, 4]
-    q10, q50, q90 = (int(round(float(v))) for v in np.quantile(in5, [0.1, 0.5, 0.9]))
+    q10, q50, q90 = (vocab.whole(float(v)) for v in np.quantile(in5, [0.1, 0.5, 0.9]))
     outlay = summary.filter(pl.col("measure") == "commissioner_outlay").row(0, named=True)
     margin = summary.filter(pl.col("measure") == "provider_margin").row(0, named=True)
+    m = vocab.money_m
     return {
-        "children looked after on the last 31 March":
-            stock if stock == SUPPRESSED else int(stock),
-        f"forecast for 31 March {paths.periods[4]} (median, 80% interval)":
-            f"{q50} ({q10}-{q90})",
-        "total capitation, nominal (GBP m)": round(float(schedule["capitation"].sum()) / 1e6, 2),
-        "total capitation, present value (GBP m)":
-            round(float(schedule["capitation_pv"].sum()) / 1e6, 2),
-        "commissioner outlay, mean / P90 (GBP m)":
-            f"{outlay['mean'] / 1e6:,.2f} / {outlay['p90'] / 1e6:,.2f}",
-        "provider margin, mean (GBP m)": round(margin["mean"] / 1e6, 2),
-        "P(provider hits its loss cap in some year)":
-            round(float(priced.hit_loss_cap.any(axis=1).mean()), 3),
+        "Children looked after on the last 31 March":
+            stock if stock == SUPPRESSED else vocab.whole(float(stock)),
+        f"Forecast for 31 March {paths.periods[4]} (median, 80% interval)":
+            f"{q50} ({q10} to {q90})",
+        "Total capitation, nominal": m(float(schedule["capitation"].sum())),
+        "Total capitation, present value": m(float(schedule["capitation_pv"].sum())),
+        "Commissioner outlay, expected and P90": f"{m(outlay['mean'])} and {m(outlay['p90'])}",
+        "Provider margin, expected": m(margin["mean"]),
+        "Chance the provider hits its loss cap in some year":
+            vocab.pct(float(priced.hit_loss_cap.any(axis=1).mean())),
     }
 
 
@@ -430,7 +431,7 @@ def _summary_html(tables, terms) -> str:
                                    "outlay_p50", "outlay_p90"),
                        title=f"What the commissioners pay each year (the {la_lower} pays "
                              f"{share:.0%})",
-                       note="GBP m, nominal. P50: half the simulated futures cost less; P90: "
+                       note="£m, nominal. P50: half the simulated futures cost less; P90: "
                             "1 in 10 cost more. The whole-contract row is the P50 and P90 of "
                             "the contract's total, which is less than the sum of the years' "
                             "P90s (bad years rarely all come together).",
@@ -526,7 +527,7 @@ def _report_html(data, headline, tables, figs, terms, spec, growth: dict | None 
                                 "expected_incentive_earned", "expected_cost",
                                 "expected_net_to_provider", "p_hit_loss_cap"),
                    title="Capitation and expected ledger by year",
-                   note="GBP m, nominal; expected = average over the simulated futures.",
+                   note="£m, nominal; expected = average over the simulated futures.",
                    table_id="t-schedule"),
         html_table(sched.select("financial_year", "capitation_real", "discount_factor",
                                 "capitation_pv", "expected_net_to_provider_pv"),
@@ -542,7 +543,7 @@ def _report_html(data, headline, tables, figs, terms, spec, growth: dict | None 
         f"the bands show how far each year's cost could run.</p>{growth_p}",
         f"<figure>{_svg(figs['cost_growth'])}</figure>",
         html_table(tables["cost_growth"], "cost_band", title="Cost by year under each basis",
-                   note="GBP m, nominal.", table_id="t-growth"),
+                   note="£m, nominal.", table_id="t-growth"),
         "</section>",
 
         "<section id='risk'><h2>Risk: who carries it</h2>"
@@ -552,7 +553,7 @@ def _report_html(data, headline, tables, figs, terms, spec, growth: dict | None 
         f"<figure>{_svg(figs['risk_share'])}</figure>",
         f"<figure>{_svg(figs['distributions'])}</figure>",
         html_table(tables["contract_summary"], "summary", title="Whole contract, across the "
-                   "simulated futures", note="GBP m, nominal unless marked.",
+                   "simulated futures", note="£m, nominal unless marked.",
                    table_id="t-summary"),
         html_table(tables["contract_risk"], "risk", title="Risk figures", table_id="t-risk"),
         "<h3>Terms a provider could sustain</h3><p>The goal-seek (<code>cobic design</code>) "
@@ -568,7 +569,7 @@ def _report_html(data, headline, tables, figs, terms, spec, growth: dict | None 
             "mechanism", "commissioner_mean", "commissioner_p10", "commissioner_p90",
             "provider_margin_mean", "provider_margin_p10", "provider_margin_p90",
             "p_provider_loss"), title="Payment mechanisms compared",
-            note="GBP m over the contract, nominal. Each mechanism is set to the same "
+            note="£m over the contract, nominal. Each mechanism is set to the same "
                  "expected payment where it has a rate to set.", table_id="t-mechanisms"),
         "</section>",
 
