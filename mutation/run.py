@@ -66,8 +66,17 @@ def _config(group: dict, cfg: dict, dest: Path) -> Path:
 
 
 def _env(dest: Path) -> dict:
-    # the copy first on the path (the venv's editable install points at the working tree)
-    return os.environ | {"PYTHONPATH": str(dest), "PYTHONHASHSEED": "0"}
+    # the copy first on the path (the venv's editable install points at the working tree);
+    # the shared reference data named outright: the copy has no ../shared beside it, and
+    # without it every test of real data would be skipped and its mutants would survive
+    sys.path.insert(0, str(ROOT))
+    from cobic.paths import SHARED_DATA_ENV, shared_data_dir
+
+    data = shared_data_dir()
+    if not (data / "dfe").is_dir():
+        raise SystemExit(f"the shared reference data is not at {data}: set {SHARED_DATA_ENV}")
+    return os.environ | {"PYTHONPATH": str(dest), "PYTHONHASHSEED": "0",
+                         SHARED_DATA_ENV: str(data.resolve())}
 
 
 def run_group(name: str, group: dict, cfg: dict, budget_min: float | None, fresh: bool) -> None:
@@ -144,40 +153,76 @@ def _coverage_map(group: dict, dest: Path) -> None:
                    check=True, stdout=subprocess.DEVNULL)
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
 def _results_file(name: str) -> Path:
     return HERE / "results" / f"{name}.json"
 
 
+def _scopes(source: str) -> list[tuple[int, int, str, str]]:
+    """(first line, last line, name, digest) of each function and method of a module, and
+    of the module's own lines outside them (``<module>``: last line 0, matched last)."""
+    import ast
+
+    lines = source.splitlines()
+    tree = ast.parse(source)
+    defs = []
+    for node in tree.body:
+        kids = node.body if isinstance(node, ast.ClassDef) else [node]
+        for n in kids:
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = min([n.lineno] + [d.lineno for d in n.decorator_list])
+                name = f"{node.name}.{n.name}" if n is not node else n.name
+                defs.append((first, n.end_lineno, name))
+    inside = {i for lo, hi, _ in defs for i in range(lo, hi + 1)}
+    out = [(lo, hi, name, hashlib.sha256("\n".join(lines[lo - 1:hi]).encode()).hexdigest()[:12])
+           for lo, hi, name in defs]
+    rest = "\n".join(ln for i, ln in enumerate(lines, 1) if i not in inside)
+    return out + [(0, 0, "<module>", hashlib.sha256(rest.encode()).hexdigest()[:12])]
+
+
+def _verdict_keys(mutants: list[dict], source_of) -> dict[tuple, str]:
+    """A key for each mutant (``module, operator, occurrence, line``) that survives edits
+    elsewhere in its module: the function holding it, that function's source digest, the
+    operator and the mutant's rank among that operator's mutants in the function."""
+    scopes = {}
+    keyed = {}
+    rank: dict[tuple, int] = {}
+    for m in sorted(mutants, key=lambda m: (m["module"], m["operator"], m["occurrence"])):
+        sc = scopes.setdefault(m["module"], _scopes(source_of(m["module"])))
+        lo, hi, fn, dig = next((x for x in sc if x[0] <= m["line"] <= x[1]), sc[-1])
+        k = (m["module"], fn, dig, m["operator"])
+        rank[k] = rank.get(k, -1) + 1
+        keyed[(m["module"], m["operator"], m["occurrence"])] = \
+            f"{m['module']}|{fn}|{dig}|{m['operator']}|{rank[k]}"
+    return keyed
+
+
 def save_results(name: str, group: dict) -> None:
     """Keep a group's verdicts in the project (``mutation/results/<group>.json``), keyed by
-    each module's content, so that a later session on another machine need not run again
-    the mutants already killed on the same source."""
+    the function that holds each mutant and that function's source (:func:`_verdict_keys`),
+    so that a later session, on another machine, need not run again a mutant already killed
+    in a function unchanged since."""
     rows = _results(name)
     if not rows:
         return
+    pristine = WORK / name / ".mutation" / "pristine"
+    keys = _verdict_keys(rows, lambda mod: ((pristine / mod) if (pristine / mod).exists()
+                                            else ROOT / mod).read_text())
+    verdicts = {keys[(r["module"], r["operator"], r["occurrence"])]: r["status"]
+                for r in rows if r["status"] in ("killed", "survived")}
     path = _results_file(name)
     old = json.loads(path.read_text()) if path.exists() else {}
-    digests = {mod: _digest(WORK / name / ".mutation" / "pristine" / mod)
-               if (WORK / name / ".mutation" / "pristine" / mod).exists() else _digest(ROOT / mod)
-               for mod in group["modules"]}
-    verdicts = {f"{r['module']}|{r['operator']}|{r['occurrence']}": r["status"]
-                for r in rows if r["status"] in ("killed", "survived")}
     el = WORK / name / "elapsed.txt"
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps({
-        "modules": digests, "verdicts": dict(sorted(verdicts.items())),
-        "carried": old.get("carried", 0) if old.get("modules") == digests else 0,
-        "minutes": round(float(el.read_text()) / 60, 1) if el.exists() else None},
-        indent=0) + "\n")
+        "verdicts": dict(sorted(verdicts.items())), "carried": old.get("carried", 0),
+        "minutes_earlier": old.get("minutes_earlier", 0.0),
+        "minutes": round(float(el.read_text()) / 60 + old.get("minutes_earlier", 0.0), 1)
+        if el.exists() else None}, indent=0) + "\n")
 
 
 def _carry_over(name: str, group: dict, session: Path) -> int:
-    """Mark as killed, in a new session, the mutants an earlier session killed on the same
-    source (survivors are always run again, with today's tests)."""
+    """Mark as killed, in a new session, the mutants an earlier session killed in a function
+    whose source is unchanged (survivors are always run again, with today's tests)."""
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
 
@@ -185,23 +230,28 @@ def _carry_over(name: str, group: dict, session: Path) -> int:
     if not path.exists():
         return 0
     saved = json.loads(path.read_text())
-    same = {mod for mod in group["modules"]
-            if saved["modules"].get(mod) == _digest(ROOT / mod)}
     n = 0
     with use_db(str(session), WorkDB.Mode.open) as db:
         done = {job for job, _ in db.results}
+        items = []
         for item in db.work_items:
             m = item.mutations[0]
             mod = os.path.relpath(m.module_path, WORK / name) if m.module_path.is_absolute() \
                 else str(m.module_path)
-            key = f"{mod}|{m.operator_name.removeprefix('core/')}|{m.occurrence}"
-            if item.job_id in done or mod not in same or saved["verdicts"].get(key) != "killed":
+            items.append((item.job_id, {"module": mod, "line": m.start_pos[0],
+                                        "operator": m.operator_name.removeprefix("core/"),
+                                        "occurrence": m.occurrence}))
+        keys = _verdict_keys([m for _, m in items], lambda mod: (ROOT / mod).read_text())
+        for job, m in items:
+            key = keys[(m["module"], m["operator"], m["occurrence"])]
+            if job in done or saved["verdicts"].get(key) != "killed":
                 continue
-            db.set_result(item.job_id, WorkResult(
+            db.set_result(job, WorkResult(
                 worker_outcome=WorkerOutcome.NORMAL, test_outcome=TestOutcome.KILLED,
-                output="killed in an earlier session on the same source", diff=""))
+                output="killed in an earlier session, in the same function source", diff=""))
             n += 1
     saved["carried"] = n
+    saved["minutes_earlier"] = saved.get("minutes") or 0.0
     path.write_text(json.dumps(saved, indent=0) + "\n")
     return n
 
@@ -333,6 +383,8 @@ def write_report(cfg: dict) -> None:
     details = []
     for name, group in cfg["groups"].items():
         rows = _results(name)
+        if rows:
+            save_results(name, group)
         if not rows:
             row, section = _earlier(name)
             lines.append(row or f"| {name} | {', '.join(group['modules'])} | not run | | | | | "

@@ -1,0 +1,145 @@
+"""The demand layer's checks, messages and tables at their edges, with expected values worked
+out by hand (each test kills mutants of cobic/demand that the suite let through)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import polars as pl
+import pytest
+
+from cobic.demand.backtest import CASE_SCHEMA, EvaluationScheme, backtest_series, metrics_table
+from cobic.demand.base import Paths, SeriesHistory
+from cobic.demand.scenarios import Scenario, apply_to_series, entry_trend, parse_scenarios, stay
+
+
+def _history(stock, years=(2018, 2019, 2020, 2021, 2022)):
+    stock = np.atleast_2d(np.asarray(stock, dtype=float))
+    flows = np.full_like(stock, 20.0)
+    areas = tuple("ABCDEFGH"[: stock.shape[0]])
+    return SeriesHistory(areas, years, stock, flows, flows, np.full_like(stock, 1e4))
+
+
+def test_results_and_inputs_are_read_only():
+    """The demand layer's inputs and results are frozen: a caller cannot change a history,
+    a scheme, a scenario or a forecast after the fact (the notebooks cache them)."""
+    h = _history([[100, 101, 102, 103, 104]])
+    paths = Paths(model="m", areas=("A",), origin=2022, periods=(2023,), groups=("all",),
+                  values=np.ones((1, 2, 1, 1)))
+    for obj, name, value in ((h, "years", (2020,)), (EvaluationScheme((2020,), (1,)),
+                                                     "horizons", (2,)),
+                             (Scenario(), "entry_trend", 0.1), (paths, "origin", 2030)):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, name, value)
+
+
+def test_history_shapes_and_last_stock_checked():
+    ok = np.ones((2, 3))
+    years = (2018, 2019, 2020)
+    # one year too many: (2, 4) is not (2, 3), though it compares above it
+    with pytest.raises(ValueError, match=r"stock has shape \(2, 4\), expected \(2, 3\)"):
+        SeriesHistory(("A", "B"), years, np.ones((2, 4)), ok, ok, ok)
+    # a missing (NaN) last-year stock is not a positive stock; the year before is fine
+    stock = np.array([[5.0, 6.0, 7.0], [5.0, 6.0, np.nan]])
+    with pytest.raises(ValueError, match=r"positive for every area: \['B'\]"):
+        SeriesHistory(("A", "B"), years, stock, ok, ok, ok)
+    # a NaN earlier in the series is allowed (the panel has gaps)
+    early = np.array([[5.0, np.nan, 7.0], [5.0, 6.0, 8.0]])
+    assert SeriesHistory(("A", "B"), years, early, ok, ok, ok).origin == 2020
+
+
+def test_missing_areas_named_five_at_most(shared_data):
+    from cobic.data.dfe import read_panel
+
+    panel = read_panel(shared_data / "dfe" / "la_cla_panel_2015_2025.csv")
+    missing = [f"Nowhere {i}" for i in range(1, 8)]
+    with pytest.raises(KeyError) as e:
+        SeriesHistory.from_panel(panel, areas=["Barnet", *missing])
+    text = str(e.value)
+    assert all(m in text for m in missing[:5]) and "Nowhere 6" not in text
+
+
+def test_models_with_partitions_the_models_by_each_capability():
+    """For every capability, the models with it and the models without it are disjoint
+    and together are every model (False must not match a model that has it)."""
+    from dataclasses import fields
+
+    from cobic.demand.base import Capabilities, capabilities, model_names, models_with
+
+    names = set(model_names())
+    for f in fields(Capabilities):
+        yes, no = set(models_with(**{f.name: True})), set(models_with(**{f.name: False}))
+        assert not yes & no and yes | no == names, f.name
+        assert all(getattr(capabilities(n), f.name) is False for n in no), f.name
+    # the known case: pooled models are among the series models, naive is not pooled
+    assert "naive" in models_with(pooled=False) and "naive" not in models_with(pooled=True)
+
+
+def test_measures_table_carries_every_simulated_measure():
+    v = np.array([[[[3.0], [4.0]]]])  # [area 1, path 1, period 2, group all]
+    p = Paths(model="m", areas=("A",), origin=2025, periods=(2026, 2027), groups=("all",),
+              values=v, extra={"entries": v * 0 + np.array([2.0, 5.0])[None, None, :, None]})
+    t = p.measures_table()
+    assert sorted(t["measure"].unique().to_list()) == ["entries", "stock"]
+    e = t.filter(pl.col("measure") == "entries").sort("period")
+    assert e["value"].to_list() == [2.0, 5.0]
+
+
+def test_horizons_from_one_and_above_are_accepted():
+    assert EvaluationScheme((2020,), (2, 3)).horizons == (2, 3)  # no need to start at 1
+    for bad in ((0, 1), (-1,)):
+        with pytest.raises(ValueError, match="horizons must be >= 1"):
+            EvaluationScheme((2020,), bad)
+
+
+def test_an_outcome_on_either_edge_of_an_interval_is_inside():
+    def case(actual):
+        q = {"q025": 80.0, "q05": 80.0, "q10": 90.0, "q25": 95.0, "q50": 100.0, "q75": 105.0,
+             "q90": 110.0, "q95": 120.0, "q975": 120.0}
+        return {"model": "m", "area": "A", "origin": 2020, "horizon": 1, "year": 2021,
+                "actual": actual, **q, "scale": 1.0}
+
+    cases = pl.DataFrame([case(110.0), case(90.0), case(110.5)], schema=CASE_SCHEMA)
+    m = metrics_table(cases, ["model"]).row(0, named=True)
+    assert m["coverage_80"] == pytest.approx(2 / 3)  # 110 and 90 inside, 110.5 not
+
+
+def test_a_flat_history_has_no_mase_scale():
+    """No change at all before the origin: the naive scale is 0, so MASE is undefined
+    (NaN), never a division by zero."""
+    h = _history([[100.0, 100.0, 100.0, 100.0, 104.0]])
+    res = backtest_series(h, ["naive"], EvaluationScheme((2021,), (1,)), n_paths=20)
+    assert np.isnan(res.cases["scale"][0])
+
+
+def test_short_history_message_names_its_first_year():
+    h = _history([[100.0, 101.0, 102.0, 103.0, 104.0]])
+    with pytest.raises(ValueError, match=r"\(it starts in 2018\)"):
+        backtest_series(h, ["naive"], EvaluationScheme((2019,), (1,)))
+
+
+def test_stay_and_trend_limits_by_hand():
+    with pytest.raises(ValueError, match="must be above -100%"):
+        stay(Scenario(), -1.0)
+    assert entry_trend(Scenario(), -0.2).entry_trend == -0.2  # falling entries are allowed
+    assert entry_trend(Scenario(), -0.5).entry_trend == -0.5  # to the stated limit
+    for bad in (0.6, -0.6):
+        with pytest.raises(ValueError, match="must be within -50% to \\+50%"):
+            entry_trend(Scenario(), bad)
+
+
+def test_a_missing_start_year_names_the_lever():
+    with pytest.raises(ValueError, match=r"e\.g\. entry_step=\.\.\.@2027"):
+        parse_scenarios(["entry_step=+10%"])
+
+
+def test_extra_entrants_for_several_areas_and_paths_by_hand():
+    """Two areas, five paths, three years: area A (starts 100, exit rate 0.5) and B (starts
+    40, exit 0.2) with +10% entries from 2026 (the first year after the 2025 origin)."""
+    sc = parse_scenarios(["entry_step=+10%@2026"])
+    values = np.full((2, 5, 3), 50.0)
+    got = apply_to_series(values, sc, np.array([100.0, 40.0]), np.array([0.5, 0.2]), 2025)
+    for a, (d, keep) in enumerate(((10.0, 0.5), (4.0, 0.8))):
+        want = [50 + d * sum(keep ** (y - k + 0.5) for k in range(y + 1)) for y in range(3)]
+        assert got[a] == pytest.approx(np.tile(want, (5, 1)))
