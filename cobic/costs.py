@@ -367,13 +367,20 @@ def _placement_table(src: str, rows, groups: tuple[str, ...], codes: CodeSets
     if not rows:
         raise SpecError(src, "placement", "no [[placement]] rows")
     rows = [_placement_row(src, i, r, groups) for i, r in enumerate(rows)]
+    first: dict[tuple[str, str], int] = {}
+    for i, r in enumerate(rows):
+        j = first.setdefault((r["placement_group"], r["provider"]), i)
+        if j != i:
+            raise SpecError(src, f"placement[{i}]", f"repeats placement_group "
+                            f"{r['placement_group']!r} with provider {r['provider']!r} "
+                            f"(placement[{j}]): give each group and provider one cost")
     df = pl.DataFrame(rows, schema={"placement_group": pl.String, "provider": pl.String,
                                     "weekly_cost": pl.Float64, "price_year": pl.String,
                                     "source": pl.String})
     try:
         df = UnitCostSchema.validate(df, lazy=True)
     except (SchemaErrors, SchemaError) as e:
-        raise SpecError(src, "placement", str(e).splitlines()[0]) from None
+        raise SpecError(src, "placement", " ".join(str(e).split())[:300]) from None
     have_all = set(df.filter(pl.col("provider") == "all")["placement_group"])
     missing_groups = [g for g in codes.group_names if g not in have_all]
     if missing_groups:

@@ -143,3 +143,31 @@ def test_extra_entrants_for_several_areas_and_paths_by_hand():
     for a, (d, keep) in enumerate(((10.0, 0.5), (4.0, 0.8))):
         want = [50 + d * sum(keep ** (y - k + 0.5) for k in range(y + 1)) for y in range(3)]
         assert got[a] == pytest.approx(np.tile(want, (5, 1)))
+
+
+def test_entry_multipliers_by_year_by_hand():
+    """Origin 2025. A step of -100% from 2027 stops new entries from then on (a step below
+    -100% is refused); prevention of 20% from 2027 holds in every later year too; a trend of
+    +10% compounds from the first forecast year."""
+    from cobic.demand.scenarios import entry_step, prevention
+
+    stop = entry_step(Scenario(), -1.0, 2027)
+    assert [stop.entry_multiplier(y, 2025) for y in (2026, 2027, 2030)] == [1.0, 0.0, 0.0]
+    assert parse_scenarios(["entry_step=-100%@2027"]).entry_multiplier(2028, 2025) == 0.0
+    with pytest.raises(ValueError, match="a step below -100% is impossible"):
+        entry_step(Scenario(), -1.5, 2027)
+    cut = prevention(Scenario(), 0.2, 2027)
+    assert [cut.entry_multiplier(y, 2025) for y in (2026, 2027, 2029)] == \
+        pytest.approx([1.0, 0.8, 0.8])
+    grow = entry_trend(Scenario(), 0.1)
+    assert [grow.entry_multiplier(y, 2025) for y in (2026, 2028)] == pytest.approx([1.1, 1.331])
+    with pytest.raises(ValueError, match="must be above -100%"):
+        stay(Scenario(), -2.0)
+
+
+def test_totals_of_each_measure_are_that_measure():
+    v = np.ones((1, 2, 2, 1))
+    p = Paths(model="m", areas=("A",), origin=2025, periods=(2026, 2027), groups=("all",),
+              values=v, extra={"entries": v * 7.0})
+    assert p.total("entries").tolist() == [[[7.0, 7.0], [7.0, 7.0]]]
+    assert p.total().tolist() == [[[1.0, 1.0], [1.0, 1.0]]]

@@ -110,7 +110,7 @@ def entry_step(sc: Scenario, change: float, year: int) -> Scenario:
     """Entries change by ``change`` (a fraction: 0.2 = +20%) from collection ``year`` on."""
     piece = f"entry_step={_pct(change)}@{year}"
     _check_year(year, piece)
-    if change <= -1:
+    if change < -1:  # -100%: no new entrants from that year on
         raise ValueError(f"scenario {piece!r}: a step below -100% is impossible")
     _within(piece, change, -1.0, MAX_ENTRY_STEP)
     return _added(sc, piece, entry_steps=(*sc.entry_steps, (int(year), float(change))))

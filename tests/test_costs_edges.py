@@ -1,0 +1,108 @@
+"""Cost sets and demand at their edges, against values worked out by hand (each test kills
+mutants of cobic/costs.py that the suite let through)."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+
+import numpy as np
+import pytest
+
+from cobic.costs import (
+    CostSpec,
+    DemandPaths,
+    default_growth_path,
+    default_unit_costs_path,
+    fy_end_year,
+    growth_paths,
+    load_cost_spec,
+    load_growth,
+    parse_cost_spec,
+    with_growth,
+)
+from cobic.errors import SpecError
+
+
+def _raw():
+    return tomllib.loads(default_unit_costs_path().read_text())
+
+
+def test_a_cost_set_is_read_only_and_equal_to_itself_read_again():
+    a = load_cost_spec(default_unit_costs_path())
+    b = load_cost_spec(default_unit_costs_path())
+    assert a == b  # the table (a DataFrame) and the growth model are not compared
+    fitted = with_growth(a, *load_growth(default_growth_path()))
+    assert fitted == with_growth(b, *load_growth(default_growth_path()))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.efficiency = 0.5
+
+
+def test_a_cost_set_built_in_code_has_no_high_cost_tail_unless_given_one():
+    spec = CostSpec(name="plain", base_price_year=2025, weekly={"residential": 1000.0},
+                    per_child_month=0.0, event_costs={}, overhead_rate=0.0,
+                    indexation={"default": 0.0}, efficiency=0.0)
+    assert (spec.high_cost_per_year, spec.high_cost_sd_weekly, spec.unit_cost_cv) == (0, 0, 0)
+
+
+def test_financial_years_up_to_2199_00_are_read():
+    assert fy_end_year("2199-00") == 2200 and fy_end_year("1900-01") == 1901
+    for bad in ("2200-01", "1899-00"):
+        with pytest.raises(SpecError, match="financial year such as 2024-25"):
+            fy_end_year(bad)
+
+
+def test_an_overhead_rate_above_100_percent_is_refused():
+    raw = _raw()
+    raw["overheads"] = {"rate": 1.5}
+    with pytest.raises(SpecError, match=r"overheads\.rate"):
+        parse_cost_spec(raw, "edited")
+    raw["overheads"] = {"rate": 1.0}  # the edge itself is allowed
+    assert parse_cost_spec(raw, "edited").overhead_rate == 1.0
+
+
+def test_a_repeated_placement_row_is_named_with_the_row_it_repeats():
+    raw = _raw()
+    raw["placement"].append(dict(raw["placement"][0]))
+    n = len(raw["placement"]) - 1
+    g, p = raw["placement"][0]["placement_group"], raw["placement"][0]["provider"]
+    with pytest.raises(SpecError, match=rf"placement\[{n}\].*repeats placement_group "
+                                        rf"'{g}' with provider '{p}' \(placement\[0\]\)"):
+        parse_cost_spec(raw, "edited")
+
+
+def test_fitted_growth_is_uncertain_unless_asked_for_its_median():
+    spec = with_growth(load_cost_spec(default_unit_costs_path()),
+                       *load_growth(default_growth_path()))
+    g = growth_paths(spec, spec.base_price_year, 3, 200, seed=1)
+    assert g[:, -1].std() > 0.01  # by default: a spread of paths
+    m = growth_paths(spec, spec.base_price_year, 3, 200, seed=1, uncertain=False)
+    assert m.std(axis=0).max() < 1e-12  # every path on the median
+
+
+def test_half_a_high_cost_placement_a_year_has_half_the_expected_tail():
+    """Expected tail = rate x weeks x (mean - threshold) with a fixed weekly cost: at 0.5 a
+    year, 10 weeks, 3,000 against the residential 1,000: 0.5 x 10 x 2,000 = 10,000."""
+    from cobic.costs import expected_high_cost
+
+    spec = CostSpec(name="tail", base_price_year=2025, weekly={"residential": 1000.0},
+                    per_child_month=0.0,
+                    event_costs={"entry": 0.0, "placement_move": 0.0, "exit": 0.0},
+                    overhead_rate=0.0, indexation={"default": 0.0}, efficiency=0.0,
+                    high_cost_per_year=0.5, high_cost_mean_weekly=3000.0,
+                    high_cost_sd_weekly=0.0, high_cost_weeks=10.0)
+    z = np.zeros((2, 1))
+    demand = DemandPaths((2026,), ("residential",), np.full((2, 1, 1), 36_500.0), z, z, z)
+    assert expected_high_cost(demand, spec).ravel().tolist() == pytest.approx([10_000.0] * 2)
+
+
+def test_a_lot_outside_the_groups_names_them_without_the_stock_only_hint():
+    z = np.zeros((1, 1))
+    by_group = DemandPaths((2026,), ("adoption", "fostering"), np.ones((1, 1, 2)), z, z, z)
+    with pytest.raises(ValueError) as e:
+        by_group.only_groups(("residential",))
+    assert "must be among the forecast's ['adoption', 'fostering']" in str(e.value)
+    assert "stock alone" not in str(e.value)
+    stock_only = DemandPaths((2026,), ("all",), np.ones((1, 1, 1)), z, z, z)
+    with pytest.raises(ValueError, match="a forecast of the stock alone has no groups"):
+        stock_only.only_groups(("residential",))
