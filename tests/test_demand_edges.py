@@ -171,3 +171,12 @@ def test_totals_of_each_measure_are_that_measure():
               values=v, extra={"entries": v * 7.0})
     assert p.total("entries").tolist() == [[[7.0, 7.0], [7.0, 7.0]]]
     assert p.total().tolist() == [[[1.0, 1.0], [1.0, 1.0]]]
+
+
+def test_a_mix_shift_either_way_between_two_groups():
+    from cobic.demand.scenarios import mix
+
+    for a, b in (("fostering", "residential"), ("residential", "fostering")):
+        assert mix(Scenario(), a, b, 0.1).mix_shift == ((a, b, 0.1),)
+    with pytest.raises(ValueError, match="changes nothing"):
+        mix(Scenario(), "fostering", "fostering", 0.1)
