@@ -186,8 +186,8 @@ def _print_ssda903_summary(data: SSDA903) -> None:
 
 
 _FORCE_HELP = ("Also write when the output folder holds other files (they are left as they "
-               "are), or replace a cobic output edited since; files cobic did not write are "
-               "never touched.")
+               "are). Files cobic did not write, and cobic outputs edited since, are never "
+               "touched, even with --force.")
 _TABLE_SUFFIXES = (".csv", ".parquet")
 
 

@@ -33,7 +33,7 @@ from cobic.calibration import CostGrowth
 from cobic.codes import CodeSets, default_codes
 from cobic.errors import SpecError
 from cobic.paths import models_dir
-from cobic.schemas import UnitCostSchema
+from cobic.schemas import PROVIDERS, UnitCostSchema
 from cobic.specs import known as _known
 from cobic.specs import number, read_toml, shown, table, table_list, text
 
@@ -45,6 +45,15 @@ __all__ = ["CostSpec", "DemandPaths", "CostPaths", "load_cost_spec", "load_unit_
 
 DAYS_PER_MONTH = 365.25 / 12
 MAX_WEEKLY = 100_000.0  # GBP a week: the dearest placements reported cost under half this
+# other stated limits (a value beyond them is a typo, not a cost): a child-month of case
+# management at most a month of the dearest placement; an event at most a year of one; a
+# start-up cost at most GBP 1bn a year; high-cost placements at most 1,000 a year (an LA
+# reports about 10), each at most a year long
+MAX_PER_CHILD_MONTH = MAX_WEEKLY * 52 / 12
+MAX_EVENT = MAX_WEEKLY * 52
+MAX_STARTUP = 1e9
+MAX_HIGH_COST_PER_YEAR = 1_000.0
+MAX_HIGH_COST_WEEKS = 52.0
 _TOP = {"name", "currency", "note", "base_price_year", "placement", "provider_mix",
         "case_management", "overheads", "indexation", "efficiency", "uncertainty", "startup",
         "includes", "growth"}
@@ -157,6 +166,8 @@ def _placement_row(src: str, i: int, r, groups: tuple[str, ...]) -> dict:
     if r["placement_group"] not in groups:
         raise SpecError(src, f"{key}.placement_group",
                         f"{r['placement_group']!r} is not one of {groups}")
+    if r["provider"] not in PROVIDERS:
+        raise SpecError(src, f"{key}.provider", f"{r['provider']!r} is not one of {PROVIDERS}")
     fy_end_year(r["price_year"], f"{key}.price_year", src)
     return {**r, "weekly_cost": _number(src, f"{key}.weekly_cost", r["weekly_cost"], 0.0,
                                         MAX_WEEKLY)}
@@ -176,8 +187,10 @@ def _uncertainty(src: str, raw) -> dict[str, float]:
     names = ("unit_cost_cv", "high_cost_per_year", "high_cost_mean_weekly",
              "high_cost_sd_weekly", "high_cost_weeks")
     _known(src, "uncertainty", raw, {*names, "source"})
-    out = {k: _number(src, f"uncertainty.{k}", raw.get(k, 0.0), 0.0,
-                      1.0 if k == "unit_cost_cv" else None) for k in names}
+    hi = {"unit_cost_cv": 1.0, "high_cost_per_year": MAX_HIGH_COST_PER_YEAR,
+          "high_cost_mean_weekly": MAX_WEEKLY, "high_cost_sd_weekly": MAX_WEEKLY,
+          "high_cost_weeks": MAX_HIGH_COST_WEEKS}
+    out = {k: _number(src, f"uncertainty.{k}", raw.get(k, 0.0), 0.0, hi[k]) for k in names}
     if out["high_cost_per_year"] > 0 and out["high_cost_mean_weekly"] <= 0:
         raise SpecError(src, "uncertainty.high_cost_mean_weekly", "must be above 0 when "
                         f"high_cost_per_year is above 0, got {out['high_cost_mean_weekly']!r}")
@@ -345,9 +358,10 @@ def _case_management(src: str, cm, base: int
                        "case_management.price_year", src)
     rate = _number(src, "case_management.index", cm.get("index", 0.0), -0.5, 0.5)
     per_month = _to_base(_number(src, "case_management.per_child_month",
-                                 cm.get("per_child_month", 0.0)), year, rate, base)
-    events = {k: _to_base(_number(src, f"case_management.{k}", cm.get(k, 0.0)), year, rate,
-                          base) for k in ("entry", "placement_move", "exit")}
+                                 cm.get("per_child_month", 0.0), 0.0, MAX_PER_CHILD_MONTH),
+                         year, rate, base)
+    events = {k: _to_base(_number(src, f"case_management.{k}", cm.get(k, 0.0), 0.0, MAX_EVENT),
+                          year, rate, base) for k in ("entry", "placement_move", "exit")}
     return per_month, events, (rate if "index" in cm else None)
 
 
@@ -357,7 +371,8 @@ def _startup(src: str, su) -> tuple[float, ...]:
     if not isinstance(by_year, list):
         raise SpecError(src, "startup.by_year", f"must be a list of numbers, got "
                                                 f"{shown(by_year)}")
-    return tuple(_number(src, f"startup.by_year[{i}]", v) for i, v in enumerate(by_year))
+    return tuple(_number(src, f"startup.by_year[{i}]", v, 0.0, MAX_STARTUP)
+                 for i, v in enumerate(by_year))
 
 
 def _placement_table(src: str, rows, groups: tuple[str, ...], codes: CodeSets
@@ -613,6 +628,11 @@ def _price_factors(demand: DemandPaths, spec: CostSpec, seed: int, uncertain: bo
     groups = demand.groups
     P, Y, G = demand.child_days.shape
     year0 = demand.years[0] - 1
+    if year0 < spec.base_price_year:  # fixed uplifts, too: deflating back is not pricing
+        raise ValueError(f"cost set {spec.name!r} is at {spec.base_price_year - 1}-"
+                         f"{spec.base_price_year % 100:02d} prices, after the contract's year "
+                         f"0 ({year0 - 1}-{year0 % 100:02d}): give a base price year at or "
+                         "before it")
     weekly0 = np.array([spec.weekly_in_year0(g, year0) for g in groups])  # [G]
     f = year_factors(spec, groups, year0, Y)[None, :, :]  # [1, Y, G]
     # case management at its own index from its price year (else the default uplift)

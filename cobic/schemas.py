@@ -29,6 +29,7 @@ from cobic.data.dates import MAX_YEAR, MIN_YEAR, parse_date
 from cobic.errors import Problem
 
 __all__ = [
+    "PROVIDERS",
     "DATE_FORMAT",
     "raw_header_schema",
     "raw_episodes_schema",
@@ -330,11 +331,15 @@ class PopulationSchema(pa.DataFrameModel):
         coerce = True
 
 
+#: provider types of a unit cost (``all``: the blend of both)
+PROVIDERS = ("in_house", "independent", "all")
+
+
 class UnitCostSchema(pa.DataFrameModel):
     """Weekly placement cost by placement group and provider type, with price year and source."""
 
     placement_group: str
-    provider: str = pa.Field(isin=["in_house", "independent", "all"])
+    provider: str = pa.Field(isin=list(PROVIDERS))
     weekly_cost: float = pa.Field(ge=0)
     price_year: str = pa.Field(str_matches=r"^\d{4}-\d{2}$")
     source: str

@@ -38,11 +38,15 @@ def read_toml(path: Path | str) -> dict:
     except OSError as e:
         raise SpecError(src, FILE_KEY, f"cannot be read: {e.strerror or e}") from None
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        # a byte-order mark (Notepad's and Excel's "UTF-8 with BOM") is not content
+        return tomllib.loads(data.decode("utf-8").removeprefix("\ufeff"))
     except UnicodeDecodeError as e:
         raise SpecError(src, FILE_KEY, f"is not UTF-8 text (byte {e.start})") from None
     except tomllib.TOMLDecodeError as e:
         raise SpecError(src, FILE_KEY, f"not valid TOML: {e}") from None
+    except RecursionError:
+        raise SpecError(src, FILE_KEY, "not valid here: arrays or tables nested too deeply "
+                                       "(hundreds of levels)") from None
 
 
 def shown(v) -> str:

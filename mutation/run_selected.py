@@ -4,10 +4,10 @@ cosmic-ray applies one mutant to a module of the group's copy of the project and
 (from the copy). It finds the changed line by comparing each module with its pristine copy,
 widens it to the whole statement (coverage records a statement under its first line), and
 runs first the tests that ran that statement in the unmutated code (``.mutation/covmap.json``,
-written when the session began). A failure there kills the mutant. If they all pass, or the
-statement runs at import time, or no test runs it, the group's whole test selection runs, as
-before: a mutant is called a survivor only after every test of the group has passed on it.
-So the selection changes how long a run takes, never its verdict.
+written when the session began). A failure there kills the mutant. If they all pass, or no
+test runs it, the group's whole test selection runs, as before: a mutant is called a
+survivor only after every test of the group has passed on it. Both runs take the quickest
+tests first. So the selection changes how long a run takes, never its verdict.
 """
 
 from __future__ import annotations
@@ -73,10 +73,9 @@ def selected_tests(meta: dict, covmap: dict) -> set[str] | None:
             if span is None:
                 return None
             for ln in span:
-                ids = covmap.get(module, {}).get(str(ln), [])
-                if "" in ids:  # runs at import: every test depends on it
-                    return None
-                tests.update(ids)
+                # "": run at import or collection (every test may depend on it): the tests
+                # that also run it come first all the same, then every test
+                tests.update(t for t in covmap.get(module, {}).get(str(ln), []) if t)
     return tests or None
 
 
@@ -100,15 +99,16 @@ def _pytest(args: list[str], extra_env: dict) -> int:
 def main() -> int:
     meta = json.loads((META / "group.json").read_text())
     covmap = json.loads((META / "covmap.json").read_text())
+    order = {"MUTATION_ORDER": str(META / "covmap.json")}
     tests = selected_tests(meta, covmap)
     if tests:
         (META / "selected.txt").write_text("\n".join(sorted(tests)) + "\n")
         files = sorted({t.split("::")[0] for t in tests})
         code = _pytest(["-p", "pytest_mutation", *files],
-                       {"MUTATION_SELECT": str(META / "selected.txt")})
+                       {"MUTATION_SELECT": str(META / "selected.txt"), **order})
         if code not in (0, 5):  # 5: none of the ids was collected
             return code
-    return _pytest(meta["tests"], {})
+    return _pytest(["-p", "pytest_mutation", *meta["tests"]], order)
 
 
 if __name__ == "__main__":

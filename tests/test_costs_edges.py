@@ -106,3 +106,69 @@ def test_a_lot_outside_the_groups_names_them_without_the_stock_only_hint():
     stock_only = DemandPaths((2026,), ("all",), np.ones((1, 1, 1)), z, z, z)
     with pytest.raises(ValueError, match="a forecast of the stock alone has no groups"):
         stock_only.only_groups(("residential",))
+
+
+@pytest.mark.parametrize("table, key, value", [
+    ("case_management", "per_child_month", 4.4e8), ("case_management", "entry", 1e9),
+    ("uncertainty", "high_cost_per_year", 1e9), ("uncertainty", "high_cost_mean_weekly", 1e12),
+    ("uncertainty", "high_cost_weeks", 100.0), ("uncertainty", "high_cost_sd_weekly", 1e7)])
+def test_absurd_costs_are_refused_naming_the_key(table, key, value):
+    """Limits stated in cobic/costs.py: a child-month of case management at most a month of
+    the dearest placement (100,000 x 52 / 12), an event at most a year of one, at most 1,000
+    high-cost placements a year, each at most 52 weeks, at most 100,000 a week."""
+    raw = _raw()
+    raw[table] = {**raw.get(table, {}), key: value}
+    if table == "uncertainty":
+        raw[table].setdefault("high_cost_mean_weekly", 12_000.0)
+    with pytest.raises(SpecError, match=rf"{table}\.{key}': must be between"):
+        parse_cost_spec(raw, "edited")
+
+
+def test_cost_limits_at_their_edges_are_read():
+    raw = _raw()
+    raw["case_management"] = {**raw["case_management"], "per_child_month": 100_000 * 52 / 12}
+    raw["uncertainty"] = {**raw["uncertainty"], "high_cost_weeks": 52.0,
+                          "high_cost_per_year": 1000.0}
+    spec = parse_cost_spec(raw, "edited")
+    assert spec.high_cost_weeks == 52.0 and spec.high_cost_per_year == 1000.0
+    raw["startup"] = {"by_year": [1e9 + 1]}
+    with pytest.raises(SpecError, match=r"startup\.by_year\[0\]"):
+        parse_cost_spec(raw, "edited")
+
+
+def test_a_provider_typo_is_named_with_its_row():
+    raw = _raw()
+    raw["placement"][2] = {**raw["placement"][2], "provider": "independant"}
+    with pytest.raises(SpecError, match=r"placement\[2\]\.provider': 'independant' is not one "
+                                        r"of \('in_house', 'independent', 'all'\)"):
+        parse_cost_spec(raw, "edited")
+
+
+def test_a_cost_set_priced_after_the_contracts_year_0_is_refused():
+    """Costs at 2028-29 prices for a contract whose year 0 is 2025-26: deflating them back
+    at the fixed uplifts is not a price (as with fitted growth)."""
+    from cobic.costs import simulate_costs
+
+    raw = _raw()
+    raw["base_price_year"] = "2028-29"
+    for p in raw["placement"]:
+        p["price_year"] = "2028-29"
+    raw["case_management"]["price_year"] = "2028-29"
+    spec = parse_cost_spec(raw, "edited")
+    z = np.zeros((2, 1))
+    demand = DemandPaths((2027,), ("fostering",), np.ones((2, 1, 1)), z, z, z)
+    with pytest.raises(ValueError, match=r"2028-29 prices, after the contract's year 0 "
+                                         r"\(2025-26\)"):
+        simulate_costs(demand, spec)
+
+
+def test_a_toml_file_saved_with_a_byte_order_mark_is_read(tmp_path):
+    from cobic.specs import read_toml
+
+    p = tmp_path / "costs.toml"
+    p.write_bytes("\ufeff".encode() + default_unit_costs_path().read_bytes())
+    assert read_toml(p) == tomllib.loads(default_unit_costs_path().read_text())
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * 2000 + "]" * 2000 + "\n")
+    with pytest.raises(SpecError, match="nested too deeply"):
+        read_toml(deep)
