@@ -369,9 +369,9 @@ def test_stepped_scoring_needs_steps():
         _raw(indicators=[_ind(scoring="stepped", steps=[{"payout": 1.0}])]),
         "indicators[0].steps[0].at",
     )
-    # steps given with linear scoring are not read
-    (i,) = parse_contract(_raw(indicators=[_ind(steps=steps)])).indicators
-    assert i.steps == ()
+    # steps given with linear scoring would be ignored: refused, saying so
+    _refused(_raw(indicators=[_ind(steps=steps)]), "indicators[0].steps",
+             "only stepped scoring has steps")
 
 
 @pytest.mark.parametrize(
@@ -384,7 +384,8 @@ def test_stepped_scoring_needs_steps():
         ("cost_correlation", 1.0, True),
         ("cost_correlation", -1.01, False),
         ("cost_correlation", 1.01, False),
-        ("baseline", -5.0, True),
+        ("baseline", -5.0, False),  # a percentage: 0-100
+        ("baseline", 5.0, True),
         ("improvement", -2.0, True),
     ],
 )
@@ -608,3 +609,44 @@ def test_assumed_cpi_below_its_lower_bound_is_refused():
         _raw(indexation={"method": "cpi", "cpi": 0.02, "assumed_cpi": -0.11}),
         "indexation.assumed_cpi",
     )
+
+
+def test_a_percentage_indicator_lies_in_0_to_100():
+    """An indicator named "... (%)" (as settlement reads its outturns): its floor, target,
+    baseline and step thresholds in 0-100, its noise at most 100 points."""
+    for over, key in (({"target": 750.0}, "target"), ({"floor": -5.0}, "floor"),
+                      ({"baseline": 101.0}, "baseline"), ({"sd": 1e12}, "sd"),
+                      ({"improvement": 1000.0}, "improvement"),
+                      ({"scoring": "stepped", "steps": [{"at": 70.0, "payout": 0.5},
+                                                        {"at": 500.0, "payout": 1.0}]},
+                       "steps[1].at")):
+        _refused(_raw(indicators=[_ind(**over)]), f"indicators[0].{key}", "between")
+    # the same numbers on an indicator that is not a percentage are read
+    (i,) = parse_contract(_raw(indicators=[_ind(name="placements a child", floor=1.0,
+                                                target=750.0)])).indicators
+    assert i.target == 750.0
+    (i,) = parse_contract(_raw(indicators=[_ind(floor=0.0, target=100.0)])).indicators
+    assert (i.floor, i.target) == (0.0, 100.0)  # the edges themselves
+
+
+def test_steps_go_from_worse_to_better_with_payouts_that_never_fall():
+    up = [{"at": 60.0, "payout": 0.2}, {"at": 70.0, "payout": 0.6}, {"at": 75.0, "payout": 0.6}]
+    (i,) = parse_contract(_raw(indicators=[_ind(scoring="stepped", steps=up)])).indicators
+    assert i.steps == ((60.0, 0.2), (70.0, 0.6), (75.0, 0.6))
+    for bad, j in (([up[1], up[0]], 1),  # thresholds falling on a 'higher' indicator
+                   ([up[0], {"at": 70.0, "payout": 0.1}], 1),  # a payout falling
+                   ([up[0], {"at": 60.0, "payout": 0.9}], 1)):  # the same threshold twice
+        _refused(_raw(indicators=[_ind(scoring="stepped", steps=bad)]),
+                 f"indicators[0].steps[{j}]", "steps must go from worse to better")
+    down = [{"at": 30.0, "payout": 0.3}, {"at": 20.0, "payout": 1.0}]  # 'lower' is better
+    (i,) = parse_contract(_raw(indicators=[_ind(direction="lower", floor=40.0, target=20.0,
+                                                scoring="stepped", steps=down)])).indicators
+    assert i.steps == ((30.0, 0.3), (20.0, 1.0))
+    _refused(_raw(indicators=[_ind(direction="lower", floor=40.0, target=20.0,
+                                   scoring="stepped", steps=down[::-1])]),
+             "indicators[0].steps[1]", "falling 'at'")
+
+
+def test_two_indicators_may_not_share_a_name():
+    a = _ind(weight=0.5)
+    _refused(_raw(indicators=[a, dict(a)]), "indicators[1].name", "also indicators[0]")

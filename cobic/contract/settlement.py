@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from cobic.contract.rules import achievement, apply_rules
-from cobic.contract.terms import ContractTerms
+from cobic.contract.terms import ContractTerms, is_percent
 from cobic.costs import DAYS_PER_MONTH, CostSpec, year_factors
 from cobic.errors import SpecError
 from cobic.specs import integer, known, number, read_toml, table
@@ -93,8 +93,7 @@ def _indicator_values(src: str, inds: dict, terms: ContractTerms) -> dict[str, f
     missing = names - set(inds)
     if missing:
         raise SpecError(src, "indicators", f"no value for {sorted(missing)}")
-    # an indicator named as a percentage "(%)" lies in 0-100
-    return {k: number(src, f"indicators.{k}", v, *((0.0, 100.0) if k.rstrip().endswith("(%)")
+    return {k: number(src, f"indicators.{k}", v, *((0.0, 100.0) if is_percent(k)
                                                    else (None, None)))
             for k, v in inds.items()}
 

@@ -204,10 +204,37 @@ def _risk_share(src: str, key: str, rs) -> RiskShare:
                      _first_dollar(src, f"{key}.first_dollar_gain", rs.get("first_dollar_gain")))
 
 
-def _step(src: str, key: str, raw) -> tuple[float, float]:
+def _step(src: str, key: str, raw, pct: bool = False) -> tuple[float, float]:
     _known(src, key, raw, {"at", "payout"})
-    return (_num(src, f"{key}.at", raw.get("at")),
+    return (_num(src, f"{key}.at", raw.get("at"), *_PCT_RANGE[pct]),
             _num(src, f"{key}.payout", raw.get("payout"), 0.0, 1.0))
+
+
+_PCT_RANGE = {True: (0.0, 100.0), False: (None, None)}
+
+
+def is_percent(name: str) -> bool:
+    """An indicator named as a percentage ("... (%)") lies in 0-100 (one rule for the
+    contract's values and the settlement's outturns)."""
+    return name.rstrip().endswith("(%)")
+
+
+def _steps(src: str, key: str, rs, direction: str, pct: bool) -> tuple[tuple[float, float], ...]:
+    """Stepped scoring's (threshold, payout) pairs: thresholds in the direction of better
+    (rising for 'higher', falling for 'lower'), payouts never falling as they are passed."""
+    if not isinstance(rs, list) or not rs:
+        raise SpecError(src, f"{key}.steps", "stepped scoring needs steps = "
+                                             "[{at = value, payout = share}, ...], got "
+                                             f"{shown(rs)}")
+    steps = tuple(_step(src, f"{key}.steps[{j}]", s, pct) for j, s in enumerate(rs))
+    sign = 1 if direction == "higher" else -1
+    for j in range(1, len(steps)):
+        (a0, p0), (a1, p1) = steps[j - 1], steps[j]
+        if not sign * (a1 - a0) > 0 or p1 < p0:
+            raise SpecError(src, f"{key}.steps[{j}]", f"steps must go from worse to better "
+                            f"({'rising' if sign > 0 else 'falling'} 'at') with payouts that "
+                            f"never fall: {a0} -> {a1}, payout {p0} -> {p1}")
+    return steps
 
 
 def _indicator(src: str, i: int, raw: dict, length: int) -> Indicator:
@@ -222,8 +249,11 @@ def _indicator(src: str, i: int, raw: dict, length: int) -> Indicator:
     if direction not in DIRECTIONS:
         raise SpecError(src, f"{key}.direction", f"must be one of {DIRECTIONS}, got "
                                                  f"{direction!r}")
-    floor = _num(src, f"{key}.floor", raw["floor"])
-    target = _num(src, f"{key}.target", raw["target"])
+    name = text(src, f"{key}.name", raw["name"])
+    pct = is_percent(name)
+    lo, hi = _PCT_RANGE[pct]
+    floor = _num(src, f"{key}.floor", raw["floor"], lo, hi)
+    target = _num(src, f"{key}.target", raw["target"], lo, hi)
     if (direction == "higher" and not target > floor) or (direction == "lower"
                                                          and not target < floor):
         raise SpecError(src, f"{key}.target", f"with direction {direction!r} the target "
@@ -243,18 +273,18 @@ def _indicator(src: str, i: int, raw: dict, length: int) -> Indicator:
         raise SpecError(src, f"{key}.scoring", f"must be one of {SCORINGS}, got {scoring!r}")
     steps = ()
     if scoring == "stepped":
-        rs = raw.get("steps")
-        if not isinstance(rs, list) or not rs:
-            raise SpecError(src, f"{key}.steps", "stepped scoring needs steps = "
-                                                 "[{at = value, payout = share}, ...], got "
-                                                 f"{shown(rs)}")
-        steps = tuple(_step(src, f"{key}.steps[{j}]", s) for j, s in enumerate(rs))
+        steps = _steps(src, key, raw.get("steps"), direction, pct)
+    elif "steps" in raw:
+        raise SpecError(src, f"{key}.steps", f"only stepped scoring has steps (scoring is "
+                                             f"{scoring!r}): remove them or set scoring = "
+                                             "'stepped'")
     return Indicator(
-        name=text(src, f"{key}.name", raw["name"]), direction=direction, floor=floor,
+        name=name, direction=direction, floor=floor,
         target=target, weights=weights, scoring=scoring, steps=steps,
-        baseline=_num(src, f"{key}.baseline", raw.get("baseline", floor)),
-        improvement=_num(src, f"{key}.improvement", raw.get("improvement", 0.0)),
-        sd=_num(src, f"{key}.sd", raw.get("sd", 0.0), 0.0),
+        baseline=_num(src, f"{key}.baseline", raw.get("baseline", floor), lo, hi),
+        improvement=_num(src, f"{key}.improvement", raw.get("improvement", 0.0),
+                         *((-100.0, 100.0) if pct else (None, None))),
+        sd=_num(src, f"{key}.sd", raw.get("sd", 0.0), 0.0, 100.0 if pct else None),
         cost_correlation=_num(src, f"{key}.cost_correlation", raw.get("cost_correlation", 0.0),
                               -1.0, 1.0),
     )
@@ -317,6 +347,11 @@ def parse_contract(raw: dict, src: str = "contract") -> ContractTerms:
 
     inds = tuple(_indicator(src, i, r, length)
                  for i, r in enumerate(table_list(src, "indicators", raw.get("indicators", []))))
+    names = [ind.name for ind in inds]
+    for j, n in enumerate(names):
+        if n in names[:j]:
+            raise SpecError(src, f"indicators[{j}].name", f"{n!r} is also indicators"
+                            f"[{names.index(n)}]: each indicator needs its own name")
     if inds:
         for y in range(length):
             total = sum(ind.weights[y] for ind in inds)
