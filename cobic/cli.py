@@ -911,9 +911,9 @@ def _lot_costs(lot_file: Path, terms, n_paths: int, seed: int):
 
 def _member_row(name: str, source: str, spec) -> dict:
     """What a lot member was priced on, for the workbook (each member's own cost set)."""
-    from cobic.report.vocabulary import label
+    from cobic.report.vocabulary import label, pounds
 
-    weekly = "; ".join(f"{label(g)} GBP {v:,.0f}" for g, v in spec.weekly.items())
+    weekly = "; ".join(f"{label(g)} {pounds(v)} a week" for g, v in spec.weekly.items())
     growth = (f"fitted growth ({spec.growth_area})" if spec.growth is not None else
               f"fixed uplift {spec.indexation.get('default', 0.0):.1%} a year, efficiency "
               f"{spec.efficiency:.1%}")

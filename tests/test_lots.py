@@ -462,3 +462,17 @@ def test_members_forecast_from_different_years_are_noted(tmp_path, two_las):
             f"B: {first - 2}-{(first - 1) % 100:02d})") in text
     assert "--paths 500 applies only to members given by area" in text
     assert costs.exists()
+
+
+def test_two_members_with_copies_of_one_paths_file_are_refused(tmp_path):
+    """A copy of a paths file under another name holds the same children: refused like
+    one file named twice, naming both members; files that differ by one byte are read."""
+    (tmp_path / "a.csv").write_text("path,period,value\n0,2026,10\n")
+    (tmp_path / "b.csv").write_bytes((tmp_path / "a.csv").read_bytes())
+    (tmp_path / "lot.toml").write_text(
+        'name = "n"\n[[member]]\nname = "A"\nforecast = "a.csv"\ncosts = "c.toml"\n'
+        '[[member]]\nname = "B"\nforecast = "b.csv"\ncosts = "c.toml"\n', encoding="utf-8")
+    with pytest.raises(SpecError, match="members 'A' and 'B' have paths files with identical"):
+        load_lot(tmp_path / "lot.toml")
+    (tmp_path / "b.csv").write_text("path,period,value\n0,2026,11\n")
+    assert [m.name for m in load_lot(tmp_path / "lot.toml").members] == ["A", "B"]

@@ -142,6 +142,7 @@ def parse_lot(raw: dict, src: str = "lot", base: Path | None = None) -> LotSpec:
         again = sorted({str(f) for f in files if files.count(f) > 1})
         raise SpecError(src, "member.forecast", f"two members use the same paths file {again}: "
                         "the lot would count the same children twice")
+    _same_contents(src, members)
     shares = [m.share for m in members]
     if any(s is not None for s in shares):
         if any(s is None for s in shares):
@@ -162,6 +163,23 @@ def parse_lot(raw: dict, src: str = "lot", base: Path | None = None) -> LotSpec:
         raise SpecError(src, need[0], "is required when a member is given by area")
     return LotSpec(name=text(src, "name", raw.get("name", "lot")), members=members,
                    groups=groups, source=src, **tables)
+
+
+def _same_contents(src: str, members) -> None:
+    """Two members' paths files with identical contents (a copy under another name) would
+    count the same children twice, as one file named twice would."""
+    import hashlib
+
+    seen: dict[str, str] = {}
+    for m in members:
+        if m.forecast is None or not m.forecast.is_file():
+            continue
+        d = hashlib.sha256(m.forecast.read_bytes()).hexdigest()
+        if d in seen:
+            raise SpecError(src, "member.forecast", f"members {seen[d]!r} and {m.name!r} have "
+                            f"paths files with identical contents ({m.forecast.name}): the "
+                            "lot would count the same children twice")
+        seen[d] = m.name
 
 
 def load_lot(path: Path | str) -> LotSpec:
