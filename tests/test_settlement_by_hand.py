@@ -272,3 +272,11 @@ def test_negative_child_days_are_refused(tmp_path):
     p = _write(tmp_path, "contract_year = 1\n[child_days]\nfostering = -1\n")
     with pytest.raises(SpecError, match="child_days.fostering"):
         load_actuals(p, _terms())
+
+
+def test_a_placement_group_typo_in_the_actuals_is_named(tmp_path):
+    p = _write(tmp_path, "contract_year = 1\n[child_days]\nfostering = 10\nresidentail = 5\n")
+    with pytest.raises(SpecError) as e:
+        load_actuals(p, _terms())
+    assert e.value.key == "child_days.residentail" and str(p) in str(e.value)
+    assert "'residentail' is not a placement group" in str(e.value)

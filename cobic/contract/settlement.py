@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from cobic.codes import default_codes
 from cobic.contract.rules import achievement, apply_rules
 from cobic.contract.terms import ContractTerms, is_percent
 from cobic.costs import DAYS_PER_MONTH, CostSpec, year_factors
@@ -74,6 +75,11 @@ def load_actuals(path: Path | str, terms: ContractTerms) -> Actuals:
     cd = table(src, "child_days", raw.get("child_days"))
     if not cd:
         raise SpecError(src, "child_days", "needs child-days by placement group")
+    groups = default_codes().group_names
+    for g in cd:
+        if g not in groups:
+            raise SpecError(src, f"child_days.{g}", f"{g!r} is not a placement group "
+                                                    f"({', '.join(groups)})")
     days = {g: number(src, f"child_days.{g}", v, 0.0, MAX_CHILD_DAYS) for g, v in cd.items()}
     inds = _indicator_values(src, table(src, "indicators", raw.get("indicators", {})), terms)
     counts = {k: number(src, k, raw.get(k, 0), 0.0, MAX_EVENTS)
