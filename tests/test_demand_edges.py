@@ -180,3 +180,36 @@ def test_a_mix_shift_either_way_between_two_groups():
         assert mix(Scenario(), a, b, 0.1).mix_shift == ((a, b, 0.1),)
     with pytest.raises(ValueError, match="changes nothing"):
         mix(Scenario(), "fostering", "fostering", 0.1)
+
+
+def test_scenario_messages_say_what_each_lever_expects():
+    from cobic.demand.scenarios import uasc
+
+    with pytest.raises(ValueError, match="expected a percentage and a year, e.g. \\+20%@2027"):
+        parse_scenarios(["prevention=lots"])
+    with pytest.raises(ValueError, match="expected a percentage such as \\+3%"):
+        parse_scenarios(["stay=lots"])
+    # a value holding another "=" is that lever's value, shown whole in the message
+    with pytest.raises(ValueError, match=r"'entry_step=\+10%@2026=x': expected a percentage "
+                                         r"and a year"):
+        parse_scenarios(["entry_step=+10%@2026=x"])
+    for bad in (30.2, 30.7):  # below and above the nearest whole number
+        with pytest.raises(ValueError, match="whole number of children"):
+            uasc(Scenario(), bad)
+    assert uasc(Scenario(), 30.0).extra_uasc == 30.0
+
+
+def test_forecast_tables_of_groups_that_sort_before_all():
+    """'adoption' sorts before 'all': its rows are in the tables all the same."""
+    v = np.ones((1, 2, 1, 2))
+    p = Paths(model="m", areas=("A",), origin=2025, periods=(2026,),
+              groups=("adoption", "fostering"), values=v)
+    assert set(p.forecast_table()["placement_group"].to_list()) == \
+        {"adoption", "fostering", "all"}
+
+
+def test_capabilities_are_read_only():
+    from cobic.demand.base import capabilities
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        capabilities("naive").pooled = True
