@@ -396,7 +396,10 @@ def write_report(cfg: dict) -> None:
         st = [r["status"] for r in rows]
         surv = [r for r in rows if r["status"] == "survived"]
         n_eq = 0
-        spans = {mod: _annotation_spans(ROOT / mod) for mod in group["modules"]}
+        # the source the session mutated (the working tree may have moved on since)
+        pristine = WORK / name / ".mutation" / "pristine"
+        spans = {mod: _annotation_spans(pristine / mod if (pristine / mod).exists()
+                                        else ROOT / mod) for mod in group["modules"]}
         for r in surv:
             old, new = _changed_lines(r["diff"])
             r["reason"] = next((e["reason"] for e in equivalent
