@@ -172,3 +172,98 @@ def test_a_toml_file_saved_with_a_byte_order_mark_is_read(tmp_path):
     deep.write_text("x = " + "[" * 2000 + "]" * 2000 + "\n")
     with pytest.raises(SpecError, match="nested too deeply"):
         read_toml(deep)
+
+
+def _plain_spec(**over) -> CostSpec:
+    return CostSpec(**{"name": "plain", "base_price_year": 2025, "weekly": {"fostering": 700.0},
+                       "per_child_month": 100.0,
+                       "event_costs": {"entry": 50.0, "placement_move": 30.0, "exit": 20.0},
+                       "overhead_rate": 0.0, "indexation": {"default": 0.0}, "efficiency": 0.0}
+                    | over)
+
+
+def test_case_management_and_the_total_by_hand():
+    """One year (2026, year 0 = the base year 2025: no uplift), 2 paths of 730.5 child-days
+    (24 months of 30.4375 days), 2 entries, 3 moves, 1 exit: case management 24 x 100 +
+    2 x 50 + 3 x 30 + 1 x 20 = 2,610; placements 730.5 x 700 / 7 = 73,050."""
+    from cobic.costs import simulate_costs
+
+    e = np.full((2, 1), 2.0)
+    demand = DemandPaths((2026,), ("fostering",), np.full((2, 1, 1), 730.5), e,
+                         np.full((2, 1), 1.0), np.full((2, 1), 3.0))
+    c = simulate_costs(demand, _plain_spec(), uncertain=False)
+    assert c.case_management.ravel().tolist() == pytest.approx([2610.0, 2610.0])
+    assert c.total.ravel().tolist() == pytest.approx([73_050.0 + 2610.0] * 2)
+    for obj, name in ((c, "years"), (demand, "groups")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, name, ())
+
+
+def test_a_share_with_independent_providers_for_a_group_named_after_source():
+    """'supported' sorts after 'source' (the mix's note): its mix is applied all the same:
+    half its days at the 'all' cost, half at 2,000 a week (priced in the base year)."""
+    raw = _raw()
+    plain = parse_cost_spec(raw, "edited").weekly["supported"]
+    raw["placement"].append({"placement_group": "supported", "provider": "independent",
+                             "weekly_cost": 2000.0, "price_year": "2024-25", "source": "hand"})
+    raw["provider_mix"] = {"source": "by hand", "supported": 0.5}
+    assert parse_cost_spec(raw, "edited").weekly["supported"] == pytest.approx(
+        0.5 * plain + 0.5 * 2000.0)
+
+
+def test_small_edges_of_years_and_rates():
+    from cobic.costs import cost_per_year
+
+    assert cost_per_year(100.0, 0.5) == 200.0
+    with pytest.raises(ValueError, match="years must be positive"):
+        cost_per_year(100.0, 0)
+    with pytest.raises(SpecError, match="financial year such as 2024-25"):
+        fy_end_year("1999-0")  # 2000 ends in 0, but a one-digit end is not a year name
+    raw = _raw()
+    raw["indexation"] = {"default": -0.1}  # prices may fall: down to -50% a year
+    assert parse_cost_spec(raw, "edited").uplift("fostering") == -0.1
+    z = np.zeros((1, 2))
+    d = DemandPaths((2026, 2027), ("fostering",), np.ones((1, 2, 1)), z, z, z)
+    with pytest.raises(ValueError, match=r"it covers 2026-2027"):
+        d.window(2026, 3)
+
+
+def test_the_total_holds_the_high_cost_tail():
+    """The total of a path is the sum of its parts, the high-cost tail included (drawn here:
+    2 placements a year of 3,000 a week against residential 1,000, for 10 weeks)."""
+    from cobic.costs import simulate_costs
+
+    spec = _plain_spec(weekly={"residential": 1000.0}, high_cost_per_year=2.0,
+                       high_cost_mean_weekly=3000.0, high_cost_sd_weekly=0.0,
+                       high_cost_weeks=10.0)
+    z = np.zeros((500, 1))
+    demand = DemandPaths((2026,), ("residential",), np.full((500, 1, 1), 3650.0), z, z, z)
+    c = simulate_costs(demand, spec, seed=3)
+    assert c.high_cost.sum() > 0
+    parts = (c.placements.sum(axis=2) + c.case_management + c.overheads
+             + c.startup[None, :] + c.high_cost)
+    assert c.total == pytest.approx(parts)
+    assert c.high_cost.mean() == pytest.approx(2 * 10 * 2000.0, rel=0.15)
+
+
+def test_weekly_costs_of_the_placement_mix_groups():
+    """Every group of the published placement mix at its own weekly cost; the suppressed
+    cells at the all-children cost."""
+    from cobic.costs import mix_weekly_costs
+    from cobic.demand.mix import MIX_GROUPS, SUPPRESSED
+
+    spec = load_cost_spec(default_unit_costs_path())
+    w = mix_weekly_costs(spec)
+    assert set(w) == set(MIX_GROUPS) | {SUPPRESSED}
+    for g in MIX_GROUPS:
+        assert w[g] == (spec.weekly["all"] if g == SUPPRESSED else spec.weekly[g]), g
+    assert w["residential"] > 5 * w["fostering"]  # a home's week costs several foster weeks
+
+
+def test_an_empty_paths_table_is_refused_as_empty():
+    import polars as pl
+
+    df = pl.DataFrame(schema={"area": pl.String, "path": pl.Int64, "period": pl.Int64,
+                              "placement_group": pl.String, "value": pl.Float64})
+    with pytest.raises(ValueError, match="no stock or child_days rows"):
+        DemandPaths.from_table(df)
