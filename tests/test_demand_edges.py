@@ -213,3 +213,29 @@ def test_capabilities_are_read_only():
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         capabilities("naive").pooled = True
+
+
+def test_more_scenario_and_history_edges_by_hand():
+    from cobic.demand.scenarios import uasc
+
+    with pytest.raises(ValueError, match="unknown name 'zeta'"):
+        parse_scenarios(["zeta=1"])  # a name after 'uasc' is not uasc
+    for bad in (-0.5, -1.0):
+        with pytest.raises(ValueError, match="not negative"):
+            uasc(Scenario(), bad)
+    ok = np.ones((1, 2))
+    with pytest.raises(ValueError, match=r"positive for every area: \['A'\]"):
+        SeriesHistory(("A",), (2020, 2021), np.array([[5.0, -1.0]]), ok, ok, ok)
+    one = np.ones((1, 1))
+    with pytest.raises(ValueError, match="at least 2 years"):
+        SeriesHistory(("A",), (2021,), one, one, one, one)
+
+
+def test_paths_table_numbers_each_path():
+    """Three paths, two periods: each path's rows carry its own number."""
+    v = np.arange(6, dtype=float).reshape(1, 3, 2, 1)  # [area, path, period, group]
+    p = Paths(model="m", areas=("A",), origin=2025, periods=(2026, 2027), groups=("all",),
+              values=v)
+    t = p.paths_table().sort("path", "period")
+    assert t["path"].to_list() == [0, 0, 1, 1, 2, 2]
+    assert t["value"].to_list() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
