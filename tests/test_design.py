@@ -277,7 +277,7 @@ def test_warnings_fire_on_the_shipped_7_year_contract(demo):
     *_, priced = demo
     w = sustainability_warnings(priced)
     assert any("expected to lose money" in x for x in w)
-    assert any("exceeds its reserve of GBP 1.5m" in x for x in w)
+    assert any("exceeds its reserve of £1.5m" in x for x in w)
     assert any("withheld incentive is expected not to be earned back" in x for x in w)
     assert any("loss cap (5.0%" in x and "band is dead" in x for x in w)
     assert any("gain cap (5.0%" in x for x in w)
@@ -306,7 +306,7 @@ def test_design_infeasible_reports_nearest(demo):
     sim, terms, spec, _ = demo
     r = design(sim, terms, spec, ["provider_loss_prob<=0", "commissioner_p90<=1"])
     assert not r.feasible
-    assert "commissioner_p90 <= GBP 1" in {str(t) for t in r.unreachable}
+    assert "commissioner_p90 <= £1" in {str(t) for t in r.unreachable}
     f = r.frontier
     assert r.nearest["commissioner_p90"] == pytest.approx(f["commissioner_p90"].min())
     assert r.nearest["provider_loss_prob"] == pytest.approx(f["provider_loss_prob"].min())

@@ -58,11 +58,11 @@ def test_toml_strings_escape_only_what_they_must():
 @pytest.mark.parametrize(
     "measure, x, want",
     [
-        ("commissioner_mean", 5e10, "GBP 50,000.00m"),
-        ("commissioner_mean", 1e5, "GBP 0.10m"),
-        ("commissioner_mean", 99_999.0, "GBP 99,999"),
-        ("provider_margin_mean", -2_345_678.0, "GBP -2.35m"),
-        ("provider_margin_mean", -99_999.4, "GBP -99,999"),
+        ("commissioner_mean", 5e10, "£50,000.00m"),
+        ("commissioner_mean", 1e5, "£0.10m"),
+        ("commissioner_mean", 99_999.0, "£99,999"),
+        ("provider_margin_mean", -2_345_678.0, "-£2.35m"),
+        ("provider_margin_mean", -99_999.4, "-£99,999"),
         ("provider_loss_prob", 0.125, "12.5%"),
         ("commissioner_mean", float("nan"), "n/a"),
     ],
@@ -77,8 +77,8 @@ def test_no_margin_warning_at_break_even():
     assert _margin_warning(m | {"provider_margin_mean": 1e6}) is None
     w = _margin_warning(m | {"provider_margin_mean": -1.0})
     assert w == (
-        "The provider is expected to lose money: mean margin GBP -0.0m over the "
-        "contract, a loss on 50% of the paths (P10 margin GBP -1.0m)."
+        "The provider is expected to lose money: mean margin -£1 over the "
+        "contract, a loss on 50% of the paths (P10 margin -£1.0m)."
     )
 
 

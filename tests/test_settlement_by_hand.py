@@ -77,11 +77,11 @@ def test_activity_at_unit_costs_year_two_by_hand():
     # the working shows the year's weekly price
     assert (
         led["cost: placements: fostering"][1]
-        == f"3,650 child-days x GBP {700 * (1.03 * 0.98) ** 2:,.2f} a week / 7"
+        == f"3,650 child-days x £{700 * (1.03 * 0.98) ** 2:,.2f} a week / 7"
     )
     assert (
         led["cost: placements: residential"][1]
-        == f"365 child-days x GBP {7000 * (1.05 * 0.98) ** 2:,.2f} a week / 7"
+        == f"365 child-days x £{7000 * (1.05 * 0.98) ** 2:,.2f} a week / 7"
     )
 
 
@@ -115,9 +115,9 @@ def test_a_reported_cost_is_used_as_it_stands():
     [
         ("population", "basis population: the capitation is paid whatever the volume"),
         # 1,000,000 / 5,000 = GBP 200 a child-day
-        ("child_day", "4,015 child-days x GBP 200.00 (capitation / 5,000)"),
+        ("child_day", "4,015 child-days x £200.00 (capitation / 5,000)"),
         # corridor 3% of 5,000 = 150: 4,015 is 835 below 4,850 (signed: - below, + above)
-        ("hybrid", "capitation + 25% x GBP 200.00 x -835 child-days outside the 3% corridor"),
+        ("hybrid", "capitation + 25% x £200.00 x -835 child-days outside the 3% corridor"),
     ],
 )
 def test_capitated_payment_working_by_basis(basis, want):

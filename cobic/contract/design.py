@@ -48,6 +48,7 @@ from cobic.contract.calculator import Priced, SimulatedCosts, apply_terms
 from cobic.contract.risk_share import band_share
 from cobic.contract.terms import BASES, Band, ContractTerms, Indicator, RiskShare
 from cobic.costs import CostSpec
+from cobic.units import money_m, pounds
 
 __all__ = ["MEASURES", "Target", "parse_target", "measures", "provider_reserve", "Space",
            "payment_rule_bounds",
@@ -330,7 +331,7 @@ def _fmt(measure: str, x: float) -> str:
         return "n/a"
     if MEASURES[measure].kind == "share":
         return f"{x:.1%}"
-    return f"GBP {x / 1e6:,.2f}m" if abs(x) >= 1e5 else f"GBP {x:,.0f}"
+    return money_m(x, 2) if abs(x) >= 1e5 else pounds(x)
 
 
 # ------------------------------------------------------------------------ search space
@@ -935,7 +936,7 @@ def sustainability_warnings(priced: Priced, terms: ContractTerms | None = None, 
 
 
 def _m(x: float) -> str:
-    return f"GBP {x / 1e6:,.1f}m"
+    return money_m(x)
 
 
 def _margin_warning(m: dict) -> str | None:

@@ -30,6 +30,7 @@ from cobic.contract.terms import ContractTerms, is_percent
 from cobic.costs import DAYS_PER_MONTH, CostSpec, year_factors
 from cobic.errors import SpecError
 from cobic.specs import integer, known, number, read_toml, table
+from cobic.units import pence
 
 __all__ = ["Actuals", "load_actuals", "multi_year_refusal", "settle"]
 
@@ -117,8 +118,8 @@ def _cost_at_unit_costs(a: Actuals, costs: CostSpec, terms: ContractTerms) -> tu
         amount = a.child_days[g] * costs.weekly_in_year0(g, year0) / 7 * factor
         placements += amount
         steps.append((f"placements: {g}", amount,
-                      f"{a.child_days[g]:,.0f} child-days x GBP "
-                      f"{costs.weekly_in_year0(g, year0) * factor:,.2f} a week / 7"))
+                      f"{a.child_days[g]:,.0f} child-days x "
+                      f"{pence(costs.weekly_in_year0(g, year0) * factor)} a week / 7"))
     fd = float(costs.case_management_factor(year0, y))  # at its own index
     months = sum(a.child_days.values()) / DAYS_PER_MONTH
     cm = (months * costs.per_child_month + a.entries * costs.event_costs["entry"]
@@ -153,9 +154,9 @@ def _payment_rows(terms: ContractTerms, out, y: int, capitation: float, expected
     if terms.basis == "population":
         why = "basis population: the capitation is paid whatever the volume"
     elif terms.basis == "child_day":
-        why = f"{days:,.0f} child-days x GBP {rate:,.2f} (capitation / {expected_days:,.0f})"
+        why = f"{days:,.0f} child-days x {pence(rate)} (capitation / {expected_days:,.0f})"
     else:
-        why = (f"capitation + {terms.marginal_rate:.0%} x GBP {rate:,.2f} x {outside:,.0f} "
+        why = (f"capitation + {terms.marginal_rate:.0%} x {pence(rate)} x {outside:,.0f} "
                f"child-days outside the {terms.corridor:.0%} corridor")
     pot, withheld = float(out.pot[0]), float(out.withheld[0])
     rows = [("capitation", capitation, f"contract year {y} capitation"),
@@ -177,10 +178,10 @@ def _indicator_rows(terms: ContractTerms, actual: Actuals, out, y: int
         rows.append((f"indicator: {ind.name}", score,
                      f"value {actual.indicators[ind.name]:g}, floor {ind.floor:g}, target "
                      f"{ind.target:g} ({ind.scoring}): achievement {a:.4g} x weight {w:g} "
-                     "(a score, not GBP)"))
+                     "(a score, not money)"))
     if terms.indicators:
         rows.append(("indicator composite", float(out.composite[0, 0]),
-                     "sum of the scores (a score, not GBP)"))
+                     "sum of the scores (a score, not money)"))
     return rows
 
 
@@ -208,7 +209,7 @@ def _share_rows(terms: ContractTerms, out) -> list[tuple[str, float, str]]:
                 continue
             upper = "and above" if np.isinf(b.upper) else f"to {b.upper:.0%}"
             rows.append((f"risk share: band {b.lower:.0%} {upper}", float(share[0, 0]),
-                         f"GBP {float(part[0, 0]):,.2f} of variance in the band x provider "
+                         f"{pence(float(part[0, 0]))} of variance in the band x provider "
                          f"share {b.provider_share:.0%}"))
     if sh.cap[0, 0] != 0:
         rows.append(("risk share: cap", float(sh.cap[0, 0]),
@@ -286,7 +287,7 @@ def settle(terms: ContractTerms, actual: Actuals, capitation: float, expected_da
     rows.append(("commissioner share of variance", variance - pi, "paid to (+) or recovered "
                                                                   "from (-) the provider"))
     rows.append(("incentive earned", float(out.earned[0, 0]),
-                 f"pot GBP {float(out.pot[0]):,.2f} x composite {float(out.composite[0, 0]):.4g}"))
+                 f"pot {pence(float(out.pot[0]))} x composite {float(out.composite[0, 0]):.4g}"))
     rows.append(("net to provider", net, "capitated payment - withheld + incentive earned + "
                                          "commissioner share of variance"))
     rows.append(("provider margin", net - cost, "net to provider - actual cost"))

@@ -28,6 +28,8 @@ from functools import lru_cache
 
 import polars as pl
 
+from cobic.units import _sign, money_m, pounds  # noqa: F401  (one place for £ formats)
+
 __all__ = ["Column", "CODE_COLUMNS", "KINDS", "EXCEL_FORMATS", "PLACEMENT_GROUPS", "MECHANISMS", "label",
            "column", "value_label", "display", "fmt", "money", "money_m", "pounds", "pct",
            "whole", "measure_kind"]
@@ -363,22 +365,6 @@ def _num(v) -> float | None:
         return float(str(v).replace(",", ""))
     except ValueError:
         return None
-
-
-def _sign(v: float, body: str) -> str:
-    return f"-{body}" if v < 0 and body.strip("£0.,mk") else body
-
-
-def money_m(v: float, dp: int = 1) -> str:
-    """GBP m to ``dp`` decimals (totals): ``£62.4m``; amounts under £50k in whole pounds."""
-    if abs(v) < 5e4:
-        return pounds(v)
-    return _sign(v, f"£{abs(v) / 1e6:,.{dp}f}m")
-
-
-def pounds(v: float) -> str:
-    """Whole pounds (ledgers): ``£62,443,120``."""
-    return _sign(v, f"£{abs(v):,.0f}")
 
 
 money = money_m
