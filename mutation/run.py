@@ -69,7 +69,8 @@ def _env(dest: Path) -> dict:
     # the copy first on the path (the venv's editable install points at the working tree);
     # the shared reference data named outright: the copy has no ../shared beside it, and
     # without it every test of real data would be skipped and its mutants would survive
-    sys.path.insert(0, str(ROOT))
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
     from cobic.paths import SHARED_DATA_ENV, shared_data_dir
 
     data = shared_data_dir()

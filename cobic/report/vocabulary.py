@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import polars as pl
 
-from cobic.units import _sign, money_m, pounds  # noqa: F401  (one place for £ formats)
+from cobic.units import money_m, pounds  # one place for £ formats (cobic/units.py)
 
 __all__ = ["Column", "CODE_COLUMNS", "KINDS", "EXCEL_FORMATS", "PLACEMENT_GROUPS", "MECHANISMS", "label",
            "column", "value_label", "display", "fmt", "money", "money_m", "pounds", "pct",
