@@ -18,6 +18,7 @@ import polars as pl
 from cobic.calibration import CostGrowth
 from cobic.costs import CostSpec, DemandPaths, simulate_costs, with_growth
 from cobic.demand import scenarios
+from cobic.demand.checkpoints import Checkpoints
 from cobic.demand.scenarios import Scenario
 from cobic.demand.stockflow import FittedStockFlow
 from cobic.errors import SpecError
@@ -104,14 +105,19 @@ class BudgetModel:
         self.growth = growth
         self.n_paths, self.seed = n_paths, seed
         self._demand: dict[tuple, DemandPaths] = {}
+        # the baseline's state at the start of each year: a lever that changes entries from
+        # a later year re-simulates only the years from it (the same paths as afresh)
+        self._checkpoints = Checkpoints()
 
     def demand(self, levers: Levers) -> DemandPaths:
         sc = levers.scenario()
         key = sc.pieces
+        if key and () not in self._demand:
+            self.demand(Levers())  # the baseline first: the run the checkpoints keep
         if key not in self._demand:
             f = self.fitted.with_scenario(sc) if sc.pieces else self.fitted
             horizon = self.years[-1] - self.fitted.origin
-            paths = f.simulate(horizon, self.n_paths, self.seed)
+            paths = f.simulate(horizon, self.n_paths, self.seed, self._checkpoints)
             self._demand[key] = DemandPaths.from_paths(paths).window(self.years[0],
                                                                     len(self.years))
         return self._demand[key]

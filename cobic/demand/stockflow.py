@@ -71,6 +71,7 @@ Scenarios (:class:`cobic.demand.scenarios.Scenario`) change the fitted rates bef
 
 from __future__ import annotations
 
+import hashlib
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -93,6 +94,7 @@ from cobic.data.dates import (
 )
 from cobic.data.ssda903 import SSDA903
 from cobic.demand.base import Capabilities, Paths, register
+from cobic.demand.checkpoints import Checkpoints
 from cobic.demand.limits import LIMITS, ResourceLimitError, format_bytes
 
 __all__ = ["StockFlow", "FittedStockFlow", "truncate", "AGE_CUTS", "DURATION_CUTS",
@@ -984,7 +986,15 @@ class FittedStockFlow:
                        scenario_name=name or getattr(scenario, "name", "scenario"))
 
     # ------------------------------------------------------------ simulation
-    def simulate(self, horizon: int, n_paths: int, seed: int) -> Paths:
+    def simulate(self, horizon: int, n_paths: int, seed: int,
+                 checkpoints: Checkpoints | None = None) -> Paths:
+        """``n_paths`` paths of ``horizon`` years from the origin, reproducible by ``seed``.
+
+        ``checkpoints`` (one object for this fitted model and its scenarios): the first
+        run given it saves its state at the start of each year; a later run resumes from
+        the latest year whose inputs so far are the same (the same paths as a fresh run,
+        in less time when a scenario changes only later years).
+        """
         if horizon < 1 or n_paths < 1:
             raise ValueError(f"horizon and n_paths must be >= 1, got {horizon}, {n_paths}")
         rng = np.random.default_rng(seed)
@@ -1036,9 +1046,12 @@ class FittedStockFlow:
                 for ss in np.random.SeedSequence(seed).spawn(max(2, len(chunks)))]
         parts_in = [(a, b, rngs[i]) for i, (a, b) in enumerate(chunks)]
 
+        record = checkpoints is not None and checkpoints.claim()
+
         def run(part):
             a, b, r = part
-            return self._run_paths(horizon, {k: v[a:b] for k, v in tables.items()}, r)
+            return self._run_paths(horizon, {k: v[a:b] for k, v in tables.items()}, r,
+                                   checkpoints, record)
 
         with ThreadPoolExecutor(max_workers=min(2, len(parts_in))) as pool:
             parts = list(pool.map(run, parts_in))
@@ -1121,25 +1134,56 @@ class FittedStockFlow:
         return shocks + rng.normal(0.0, math.sqrt(e["s_eps2"]), (P, horizon))
 
     def _run_paths(self, horizon: int, tables: dict[str, np.ndarray],
-                   rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Simulate the paths whose parameter tables are given (one chunk)."""
+                   rng: np.random.Generator, checkpoints: Checkpoints | None = None,
+                   record: bool = False) -> dict[str, np.ndarray]:
+        """Simulate the paths whose parameter tables are given (one chunk), resuming from
+        the latest year ``checkpoints`` holds for the same inputs, and saving each year's
+        starting state there when ``record``."""
         sc = self.scenario
-        n_g = len(self.groups)
-        n_ab = len(self.age_bands)
-        n_cut = n_ab - 1
-        offsets = np.floor(_DAYS_PER_YEAR * np.array([*self.age_cuts, 18])).astype(
-            np.int64)[None, :]
         P = tables["ent"].shape[0]
-        h_exit_f = tables["h_exit"].reshape(-1)
-        h_move_f = tables["h_move"].reshape(-1)
-        ent, age_within = tables["ent"], tables["age_within"]
-        gam = tables.get("cohort_gamma")
-        if gam is not None:  # the entry cohort relative to the origin, and the bands' centres
-            centre = self.exit_cohort["centre"].astype(np.float32)
-            d1 = day_number(year_start(self.origin + 1))
-        first_cum = tables["first_cum"].reshape(P * n_ab, -1)
-        dest_cum = tables["dest_cum"].reshape(P * n_ab, -1)
-        # ---- state: the stock at the origin, replicated per path (day numbers as int32)
+        periods = tuple(self.origin + h for h in range(1, horizon + 1))
+        year_entries = [self._year_entry_rates(tables, year, hi)
+                        for hi, year in enumerate(periods)]
+        extra_uasc = sc.extra_uasc if sc is not None else 0.0
+        start, snap, keys = 0, None, None
+        if checkpoints is not None:
+            prefix = (self.origin, horizon, P, extra_uasc, self.age_cuts,
+                      self._stock_digest())
+            keys = checkpoints.keys(prefix, tables, rng, year_entries)
+            start, snap = checkpoints.latest(keys)
+        if snap is None:
+            st = self._initial_state(P)
+            totals = _zero_totals(P, horizon, len(self.groups), self.age_bands)
+            followed = float(P * len(self.stock["group"]))
+        else:
+            st, totals, followed = checkpoints.restore(snap, rng, start)
+        for hi in range(start, horizon):
+            if record:
+                checkpoints.save(keys[hi], st, totals, followed, rng)
+            lam_band = year_entries[hi]
+            followed += float(lam_band.sum())
+            _check_entrants(lam_band, followed, P, periods[hi])
+            st = self._simulate_year(periods[hi], hi, st, totals, tables, lam_band, rng)
+        return totals
+
+    def _stock_digest(self) -> str:
+        h = hashlib.blake2b(digest_size=16)
+        for k in sorted(self.stock):
+            h.update(k.encode() + np.ascontiguousarray(self.stock[k]).tobytes())
+        return h.hexdigest()
+
+    def _year_entry_rates(self, tables: dict[str, np.ndarray], year: int,
+                          hi: int) -> np.ndarray:
+        """``[path, band]`` expected entrants in ``year`` (the ``hi``-th forecast year),
+        with the entry level's random walk and the scenario's change."""
+        lam_band = self._entry_lambda(tables["ent"], year) * np.exp(
+            tables["walk"][:, hi:hi + 1])
+        if self.scenario is not None:
+            lam_band = self.scenario.adjust_entries(lam_band, year, self.origin)
+        return lam_band
+
+    def _initial_state(self, P: int) -> dict[str, np.ndarray]:
+        """The stock at the origin, replicated per path (day numbers as int32)."""
         s0 = self.stock
         n0 = len(s0["group"])
         st = {
@@ -1151,125 +1195,131 @@ class FittedStockFlow:
             "active_from": np.full(P * n0, day_number(year_end(self.origin)) + 1, np.int32),
         }
         st.update(_bands_at(st["bdays"], st["pstart"], st["active_from"]))
+        return st
 
-        periods = tuple(self.origin + h for h in range(1, horizon + 1))
-        stock = np.zeros((1, P, horizon, n_g))
-        cdays = np.zeros((1, P, horizon, n_g))
-        entries = np.zeros((1, P, horizon, n_g))
-        exits = np.zeros((1, P, horizon, n_g))
-        moves = np.zeros((1, P, horizon, n_g))
-        by_dur = np.zeros((1, P, horizon, 3))  # days under 6 months, 6-12 months, 12+ in care
-        band_names = self.age_bands
-        bands = {b: np.zeros((1, P, horizon)) for b in band_names}
-        followed = float(P * n0)
-        for hi, year in enumerate(periods):
-            ys, ye = day_number(year_start(year)), day_number(year_end(year)) + 1
-            # ---- entrants this year
-            lam_band = self._entry_lambda(ent, year) * np.exp(
-                tables["walk"][:, hi:hi + 1])  # [P, band]
-            if sc is not None:
-                lam_band = sc.adjust_entries(lam_band, year, self.origin)
-            followed += float(lam_band.sum())
-            _check_entrants(lam_band, followed, P, year)
-            n_new = rng.poisson(lam_band)  # [P, band]
-            if sc is not None and sc.extra_uasc:
-                n_new[:, n_ab - 1] += rng.poisson(sc.extra_uasc * np.ones(P))
-            tot = int(n_new.sum())
-            if tot:
-                npath = np.repeat(np.repeat(np.arange(P), n_ab), n_new.reshape(-1))
-                nband = np.repeat(np.tile(np.arange(n_ab), P), n_new.reshape(-1))
-                # single ages: multinomial counts per path and band, laid out in the same
-                # (path, band) blocks as npath and nband
-                by_age = rng.multinomial(n_new, age_within)  # [P, band, 18]
-                ages = np.repeat(np.tile(np.arange(N_AGES), P * n_ab), by_age.reshape(-1))
-                day = ys + rng.integers(0, ye - ys, size=tot)
-                ndob = day - np.floor(365.25 * ages + rng.random(tot) * 362.25).astype(np.int64)
-                g0 = _categorical(rng, first_cum, npath * n_ab + nband)
-                new = {"path": npath, "group": g0, "pstart": day,
-                       # future entrants: birthdays as whole days of 365.25 (within a day)
-                       "bdays": ndob[:, None] + offsets, "active_from": day}
-                new.update(_bands_at(new["bdays"], day, day))
-                st = {k: np.concatenate([v, new[k].astype(np.int32)]) for k, v in st.items()}
-                _accumulate(entries[0, :, hi], npath, g0, 1.0)
-            # ---- four quarters; entrants not yet in care have no exposure (tau = 0)
-            q_edges = [ys, day_number(date(year - 1, 7, 1)), day_number(date(year - 1, 10, 1)),
-                       day_number(date(year, 1, 1)), ye]
-            for qs, qe in zip(q_edges[:-1], q_edges[1:], strict=True):
-                path, group, bd = st["path"], st["group"], st["bdays"]
-                s = np.maximum(st["active_from"], np.int32(qs))
-                tau = np.maximum(np.int64(qe) - s, 0).astype(np.float32)
-                ab, db = st["ab"], st["db"]
-                pg = path * n_g + group
-                cell = (pg * n_ab + ab) * N_DB + db
-                lam_exit = h_exit_f[cell] * tau
-                lam_move = h_move_f[cell] * tau
-                if gam is not None:
-                    crel = np.floor((st["pstart"] - d1) / _DAYS_PER_YEAR) + 1.0
-                    cm = np.exp(gam[path] * (crel - centre[db])).astype(np.float32)
-                # where the age or duration band changes inside the quarter, integrate the
-                # hazards over the pieces (each band changes at most once) and move the bands on
-                ch = np.flatnonzero((np.minimum(st["next_age"], st["next_dur"]) < qe) & (tau > 0))
-                if ch.size:
-                    na, nd = st["next_age"][ch], st["next_dur"][ch]
-                    lam_exit[ch], lam_move[ch] = _piecewise_hazard(
-                        h_exit_f, h_move_f, pg[ch], ab[ch], db[ch], s[ch], na, nd, qe, n_ab)
-                    # move the bands on past the change points inside the quarter
-                    up_a = ch[na < qe]
-                    st["ab"][up_a] += 1
-                    a_new = st["ab"][up_a]
-                    st["next_age"][up_a] = np.where(
-                        a_new < n_cut, bd[up_a, np.minimum(a_new, max(n_cut - 1, 0))], _NEVER)
-                    up_d = ch[nd < qe]
-                    st["db"][up_d] += 1
-                    st["next_dur"][up_d] = np.minimum(
-                        st["pstart"][up_d] + _DUR_NEXT[st["db"][up_d]], _NEVER)
-                if gam is not None:
-                    lam_exit *= cm
-                p_exit = 1.0 - np.exp(-lam_exit)
-                p_move = (1.0 - p_exit) * (1.0 - np.exp(-lam_move))
-                u = rng.random(len(s), dtype=np.float32)
-                t_ev = s + (rng.random(len(s), dtype=np.float32) * tau).astype(np.int32)
-                b = bd[:, n_cut]
-                before18 = t_ev < b
-                haz_exit = (u < p_exit) & before18
-                is_move = (u >= p_exit) & (u < p_exit + p_move) & before18
-                # the 18th birthday ends care: events after it in the quarter do not happen
-                forced = b < qe
-                exit_now = haz_exit | forced
-                end_care = np.where(haz_exit, t_ev, np.minimum(b, np.int32(qe)))
-                end_old = np.where(is_move, t_ev, np.where(exit_now, end_care, np.int32(qe)))
-                days = np.maximum(end_old - s, 0)
-                cdays[0, :, hi] += np.bincount(pg, weights=days,
-                                               minlength=P * n_g).reshape(P, n_g)
-                mv = np.flatnonzero(is_move)
-                if mv.size:
-                    new_g = _categorical(rng, dest_cum, path[mv] * n_ab + ab[mv])
-                    _accumulate(cdays[0, :, hi], path[mv], new_g, end_care[mv] - t_ev[mv])
-                    _accumulate(moves[0, :, hi], path[mv], new_g, 1.0)
-                    days[mv] += end_care[mv] - t_ev[mv]
-                    group[mv] = new_g
-                # days by time in care at the start of the quarter (for case-rate payments)
-                dur_now = s - st["pstart"]
-                dcls = (dur_now >= 182).astype(np.int32) + (dur_now >= 365)
-                by_dur[0, :, hi] += np.bincount(path * 3 + dcls, weights=days,
-                                                minlength=P * 3).reshape(P, 3)
-                xi = np.flatnonzero(exit_now)
-                _accumulate(exits[0, :, hi], path[xi], group[xi], 1.0)
-                # out of care: no exposure from now on (removed at the year end)
-                st["active_from"][xi] = _NEVER
-                bd[xi, n_cut] = _NEVER
-            # ---- stock on 31 March; drop those who left
-            idx = np.flatnonzero(st["active_from"] < _NEVER)
-            st = {k: v.take(idx, axis=0) for k, v in st.items()}
-            path, group, bd = st["path"], st["group"], st["bdays"]
-            _accumulate(stock[0, :, hi], path, group, 1.0)
-            age_end = (bd[:, :n_cut] <= ye - 1).sum(axis=1)
-            for b_i, name in enumerate(band_names):
-                bands[name][0, :, hi] = np.bincount(path[age_end == b_i], minlength=P)
-        out = {"stock": stock, "child_days": cdays, "entries": entries, "exits": exits,
-               "moves": moves, "days_by_duration": by_dur}
-        out.update(bands)
-        return out
+    def _simulate_year(self, year: int, hi: int, st: dict[str, np.ndarray],
+                       totals: dict[str, np.ndarray], tables: dict[str, np.ndarray],
+                       lam_band: np.ndarray, rng: np.random.Generator
+                       ) -> dict[str, np.ndarray]:
+        """One forecast year: its entrants, four quarters of exits and moves, and the stock
+        on 31 March (adds to ``totals[...][0, :, hi]``; returns the children still in care)."""
+        n_ab = len(self.age_bands)
+        P = tables["ent"].shape[0]
+        ys, ye = day_number(year_start(year)), day_number(year_end(year)) + 1
+        st = self._add_entrants(st, totals["entries"][0, :, hi], tables, lam_band, ys, ye, rng)
+        # ---- four quarters; entrants not yet in care have no exposure (tau = 0)
+        q_edges = [ys, day_number(date(year - 1, 7, 1)), day_number(date(year - 1, 10, 1)),
+                   day_number(date(year, 1, 1)), ye]
+        for qs, qe in zip(q_edges[:-1], q_edges[1:], strict=True):
+            self._simulate_quarter(qs, qe, st, {k: v[0, :, hi] for k, v in totals.items()
+                                                 if k in _QUARTER_TOTALS}, tables, rng)
+        # ---- stock on 31 March; drop those who left
+        idx = np.flatnonzero(st["active_from"] < _NEVER)
+        st = {k: v.take(idx, axis=0) for k, v in st.items()}
+        path, group, bd = st["path"], st["group"], st["bdays"]
+        _accumulate(totals["stock"][0, :, hi], path, group, 1.0)
+        age_end = (bd[:, :n_ab - 1] <= ye - 1).sum(axis=1)
+        for b_i, name in enumerate(self.age_bands):
+            totals[name][0, :, hi] = np.bincount(path[age_end == b_i], minlength=P)
+        return st
+
+    def _add_entrants(self, st: dict[str, np.ndarray], entries: np.ndarray,
+                      tables: dict[str, np.ndarray], lam_band: np.ndarray, ys: int, ye: int,
+                      rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """The year's entrants drawn and added to the state (and counted in ``entries``)."""
+        sc = self.scenario
+        n_ab = len(self.age_bands)
+        P = lam_band.shape[0]
+        n_new = rng.poisson(lam_band)  # [P, band]
+        if sc is not None and sc.extra_uasc:
+            n_new[:, n_ab - 1] += rng.poisson(sc.extra_uasc * np.ones(P))
+        tot = int(n_new.sum())
+        if not tot:
+            return st
+        offsets = np.floor(_DAYS_PER_YEAR * np.array([*self.age_cuts, 18])).astype(
+            np.int64)[None, :]
+        npath = np.repeat(np.repeat(np.arange(P), n_ab), n_new.reshape(-1))
+        nband = np.repeat(np.tile(np.arange(n_ab), P), n_new.reshape(-1))
+        # single ages: multinomial counts per path and band, laid out in the same
+        # (path, band) blocks as npath and nband
+        by_age = rng.multinomial(n_new, tables["age_within"])  # [P, band, 18]
+        ages = np.repeat(np.tile(np.arange(N_AGES), P * n_ab), by_age.reshape(-1))
+        day = ys + rng.integers(0, ye - ys, size=tot)
+        ndob = day - np.floor(365.25 * ages + rng.random(tot) * 362.25).astype(np.int64)
+        g0 = _categorical(rng, tables["first_cum"].reshape(P * n_ab, -1), npath * n_ab + nband)
+        new = {"path": npath, "group": g0, "pstart": day,
+               # future entrants: birthdays as whole days of 365.25 (within a day)
+               "bdays": ndob[:, None] + offsets, "active_from": day}
+        new.update(_bands_at(new["bdays"], day, day))
+        _accumulate(entries, npath, g0, 1.0)
+        return {k: np.concatenate([v, new[k].astype(np.int32)]) for k, v in st.items()}
+
+    def _simulate_quarter(self, qs: int, qe: int, st: dict[str, np.ndarray],
+                          totals: dict[str, np.ndarray], tables: dict[str, np.ndarray],
+                          rng: np.random.Generator) -> None:
+        """Exits and moves over the quarter [qs, qe), in place on ``st`` and ``totals``
+        (this year's slices)."""
+        n_g, n_ab = len(self.groups), len(self.age_bands)
+        n_cut = n_ab - 1
+        P = tables["ent"].shape[0]
+        h_exit_f, h_move_f = tables["h_exit"].reshape(-1), tables["h_move"].reshape(-1)
+        path, group, bd = st["path"], st["group"], st["bdays"]
+        s = np.maximum(st["active_from"], np.int32(qs))
+        tau = np.maximum(np.int64(qe) - s, 0).astype(np.float32)
+        ab, db = st["ab"], st["db"]
+        pg = path * n_g + group
+        cell = (pg * n_ab + ab) * N_DB + db
+        lam_exit = h_exit_f[cell] * tau
+        lam_move = h_move_f[cell] * tau
+        gam = tables.get("cohort_gamma")
+        if gam is not None:  # the entry cohort relative to the origin, and the bands' centres
+            centre = self.exit_cohort["centre"].astype(np.float32)
+            crel = np.floor((st["pstart"] - day_number(year_start(self.origin + 1)))
+                            / _DAYS_PER_YEAR) + 1.0
+            cm = np.exp(gam[path] * (crel - centre[db])).astype(np.float32)
+        # where the age or duration band changes inside the quarter, integrate the
+        # hazards over the pieces (each band changes at most once) and move the bands on
+        ch = np.flatnonzero((np.minimum(st["next_age"], st["next_dur"]) < qe) & (tau > 0))
+        if ch.size:
+            na, nd = st["next_age"][ch], st["next_dur"][ch]
+            lam_exit[ch], lam_move[ch] = _piecewise_hazard(
+                h_exit_f, h_move_f, pg[ch], ab[ch], db[ch], s[ch], na, nd, qe, n_ab)
+            _advance_bands(st, ch, na, nd, qe, n_cut)
+        if gam is not None:
+            lam_exit *= cm
+        p_exit = 1.0 - np.exp(-lam_exit)
+        p_move = (1.0 - p_exit) * (1.0 - np.exp(-lam_move))
+        u = rng.random(len(s), dtype=np.float32)
+        t_ev = s + (rng.random(len(s), dtype=np.float32) * tau).astype(np.int32)
+        b = bd[:, n_cut]
+        before18 = t_ev < b
+        haz_exit = (u < p_exit) & before18
+        is_move = (u >= p_exit) & (u < p_exit + p_move) & before18
+        # the 18th birthday ends care: events after it in the quarter do not happen
+        exit_now = haz_exit | (b < qe)
+        end_care = np.where(haz_exit, t_ev, np.minimum(b, np.int32(qe)))
+        end_old = np.where(is_move, t_ev, np.where(exit_now, end_care, np.int32(qe)))
+        days = np.maximum(end_old - s, 0)
+        totals["child_days"] += np.bincount(pg, weights=days,
+                                            minlength=P * n_g).reshape(P, n_g)
+        mv = np.flatnonzero(is_move)
+        if mv.size:
+            dest_cum = tables["dest_cum"].reshape(P * n_ab, -1)
+            new_g = _categorical(rng, dest_cum, path[mv] * n_ab + ab[mv])
+            _accumulate(totals["child_days"], path[mv], new_g, end_care[mv] - t_ev[mv])
+            _accumulate(totals["moves"], path[mv], new_g, 1.0)
+            days[mv] += end_care[mv] - t_ev[mv]
+            group[mv] = new_g
+        # days by time in care at the start of the quarter (for case-rate payments)
+        dur_now = s - st["pstart"]
+        dcls = (dur_now >= 182).astype(np.int32) + (dur_now >= 365)
+        totals["days_by_duration"] += np.bincount(path * 3 + dcls, weights=days,
+                                                  minlength=P * 3).reshape(P, 3)
+        xi = np.flatnonzero(exit_now)
+        _accumulate(totals["exits"], path[xi], group[xi], 1.0)
+        # out of care: no exposure from now on (removed at the year end)
+        st["active_from"][xi] = _NEVER
+        bd[xi, n_cut] = _NEVER
 
     def _entry_lambda(self, ent: np.ndarray, year: int) -> np.ndarray:
         """Expected entries per path and age band in ``year``."""
@@ -1307,6 +1357,7 @@ def _check_entrants(lam_band: np.ndarray, followed: float, n_paths: int, year: i
 
 
 _NEVER = np.iinfo(np.int32).max
+_QUARTER_TOTALS = ("child_days", "moves", "days_by_duration", "exits")
 _DUR_NEXT = np.array([*DURATION_CUTS, 10**8], dtype=np.int64)  # next duration cut by band
 
 
@@ -1327,6 +1378,29 @@ def _bands_at(bd: np.ndarray, pstart: np.ndarray, day: np.ndarray) -> dict[str, 
     next_dur = np.minimum(pstart + _DUR_NEXT[db], _NEVER)
     return {"ab": ab, "db": db, "next_age": next_age.astype(np.int32),
             "next_dur": next_dur.astype(np.int32)}
+
+
+def _zero_totals(P: int, horizon: int, n_g: int,
+                 age_bands: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The simulation's totals ``[1, path, year, ...]``, all zero."""
+    out = {k: np.zeros((1, P, horizon, n_g))
+           for k in ("stock", "child_days", "entries", "exits", "moves")}
+    out["days_by_duration"] = np.zeros((1, P, horizon, 3))  # under 6 months, 6-12, 12+
+    out.update({b: np.zeros((1, P, horizon)) for b in age_bands})
+    return out
+
+
+def _advance_bands(st: dict[str, np.ndarray], ch: np.ndarray, next_age: np.ndarray,
+                   next_dur: np.ndarray, qe: int, n_cut: int) -> None:
+    """Move the age and duration bands of rows ``ch`` on past change points before ``qe``."""
+    up_a = ch[next_age < qe]
+    st["ab"][up_a] += 1
+    a_new = st["ab"][up_a]
+    st["next_age"][up_a] = np.where(
+        a_new < n_cut, st["bdays"][up_a, np.minimum(a_new, max(n_cut - 1, 0))], _NEVER)
+    up_d = ch[next_dur < qe]
+    st["db"][up_d] += 1
+    st["next_dur"][up_d] = np.minimum(st["pstart"][up_d] + _DUR_NEXT[st["db"][up_d]], _NEVER)
 
 
 def _piecewise_hazard(h_exit, h_move, pg, ab, db, s, next_age, next_dur, qe, n_ab):
