@@ -22,6 +22,7 @@ array maths over paths x years x groups.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -290,6 +291,13 @@ def _growth(src: str, raw, base: int) -> tuple[CostGrowth | None, str]:
     maps = {k: {a: _number(src, f"growth.{k}.{a}", v, -1.0, 1.0)
                 for a, v in table(src, f"growth.{k}", raw.get(k, {})).items()}
             for k in ("deviation", "deviation_se", "last_innovation")}
+    fitted = sorted(maps["deviation"])
+    if fitted and area not in maps["deviation"]:
+        close = difflib.get_close_matches(area, fitted, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise SpecError(src, "growth.area", f"{area!r} is not one of the areas this growth was "
+                        f"fitted to{hint}: {', '.join(fitted)}; fit it with cobic costs "
+                        "--area on an s251 table holding it, or use England")
     model = CostGrowth(origin=origin, **nums, deviation=maps["deviation"],
                        deviation_se=maps["deviation_se"],
                        year_effects=pl.DataFrame({"year": [], "estimate": [], "se": []}),
@@ -388,7 +396,8 @@ def _placement_table(src: str, rows, groups: tuple[str, ...], codes: CodeSets
         if j != i:
             raise SpecError(src, f"placement[{i}]", f"repeats placement_group "
                             f"{r['placement_group']!r} with provider {r['provider']!r} "
-                            f"(placement[{j}]): give each group and provider one cost")
+                            f"of entry {j + 1} (placement[{j}]): give each group and "
+                            "provider one cost")
     df = pl.DataFrame(rows, schema={"placement_group": pl.String, "provider": pl.String,
                                     "weekly_cost": pl.Float64, "price_year": pl.String,
                                     "source": pl.String})

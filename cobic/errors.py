@@ -23,7 +23,7 @@ def shown_value(value: str) -> str:
         return "<withheld: looks like a postcode>"
     return repr(value)
 
-__all__ = ["Problem", "DataError", "SpecError"]
+__all__ = ["Problem", "DataError", "SpecError", "readable_key"]
 
 
 @dataclass(frozen=True)
@@ -71,4 +71,26 @@ class SpecError(ValueError):
     def __init__(self, source: str, key: str, message: str):
         self.source = source
         self.key = key
-        super().__init__(f"{source}: key '{key}': {message}")
+        where = readable_key(key)
+        shown = f"key '{key}'" + (f" ({where})" if where != key else "")
+        super().__init__(f"{source}: {shown}: {message}")
+
+
+_INDEXED = re.compile(r"^(?P<name>[^\[\]]+)\[(?P<i>\d+)\]$")
+
+
+def readable_key(key: str) -> str:
+    """A TOML key path with its list positions counted from 1, in words:
+    ``placement[0].price_year`` is "entry 1 of placement, its price_year"; a key without
+    positions is returned as it is."""
+    if "[" not in key:
+        return key
+    parts, after_entry = [], False
+    for part in key.split("."):
+        m = _INDEXED.match(part)
+        if m:
+            parts.append(f"entry {int(m['i']) + 1} of {m['name']}")
+        else:
+            parts.append(f"its {part}" if after_entry else part)
+        after_entry = m is not None
+    return ", ".join(parts)

@@ -4,6 +4,7 @@ mutants of cobic/costs.py that the suite let through)."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 
 import numpy as np
@@ -21,7 +22,7 @@ from cobic.costs import (
     parse_cost_spec,
     with_growth,
 )
-from cobic.errors import SpecError
+from cobic.errors import SpecError, readable_key
 
 
 def _raw():
@@ -66,9 +67,25 @@ def test_a_repeated_placement_row_is_named_with_the_row_it_repeats():
     raw["placement"].append(dict(raw["placement"][0]))
     n = len(raw["placement"]) - 1
     g, p = raw["placement"][0]["placement_group"], raw["placement"][0]["provider"]
-    with pytest.raises(SpecError, match=rf"placement\[{n}\].*repeats placement_group "
-                                        rf"'{g}' with provider '{p}' \(placement\[0\]\)"):
+    # positions in words count from 1 (the key keeps TOML's own 0-based index)
+    with pytest.raises(SpecError, match=rf"placement\[{n}\]' \(entry {n + 1} of placement\)"
+                                        rf".*repeats placement_group '{g}' with provider "
+                                        rf"'{p}' of entry 1 \(placement\[0\]\)"):
         parse_cost_spec(raw, "edited")
+
+
+@pytest.mark.parametrize("key, words", [
+    ("placement[0].price_year", "entry 1 of placement, its price_year"),
+    ("risk_share.loss_bands[2].provider_share",
+     "risk_share, entry 3 of loss_bands, its provider_share"),
+    ("indicators[10].steps[1].at", "entry 11 of indicators, entry 2 of steps, its at"),
+    ("finance.reserve", "finance.reserve"),
+])
+def test_a_key_path_is_read_out_counting_from_one(key, words):
+    assert readable_key(key) == words
+    shown = str(SpecError("c.toml", key, "bad"))
+    assert shown == (f"c.toml: key '{key}': bad" if words == key
+                     else f"c.toml: key '{key}' ({words}): bad")
 
 
 def test_fitted_growth_is_uncertain_unless_asked_for_its_median():
@@ -139,7 +156,8 @@ def test_cost_limits_at_their_edges_are_read():
 def test_a_provider_typo_is_named_with_its_row():
     raw = _raw()
     raw["placement"][2] = {**raw["placement"][2], "provider": "independant"}
-    with pytest.raises(SpecError, match=r"placement\[2\]\.provider': 'independant' is not one "
+    with pytest.raises(SpecError, match=r"placement\[2\]\.provider' \(entry 3 of placement, its "
+                                        r"provider\): 'independant' is not one "
                                         r"of \('in_house', 'independent', 'all'\)"):
         parse_cost_spec(raw, "edited")
 
@@ -267,3 +285,17 @@ def test_an_empty_paths_table_is_refused_as_empty():
                               "placement_group": pl.String, "value": pl.Float64})
     with pytest.raises(ValueError, match="no stock or child_days rows"):
         DemandPaths.from_table(df)
+
+
+@pytest.mark.parametrize("area, hint", [("Atlantis", ""), ("Leads", " (did you mean 'Leeds'?)")])
+def test_a_growth_area_the_growth_was_not_fitted_to_is_refused(tmp_path, area, hint):
+    src = default_growth_path().read_text(encoding="utf-8")
+    assert 'area = "England"' in src and '"Leeds"' in src
+    f = tmp_path / "growth.toml"
+    f.write_text(src.replace('area = "England"', f'area = "{area}"'), encoding="utf-8")
+    with pytest.raises(SpecError, match=rf"growth.area': '{area}' is not one of the areas this "
+                                        rf"growth was fitted to{re.escape(hint)}: Birmingham, "):
+        load_growth(f)
+    # an area it was fitted to is read, with that area's own deviation
+    f.write_text(src.replace('area = "England"', 'area = "Leeds"'), encoding="utf-8")
+    assert load_growth(f)[1] == "Leeds"
