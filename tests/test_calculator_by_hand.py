@@ -231,6 +231,17 @@ def test_first_years_edges(n, ok):
     assert s.cost.shape == (11, n) and s.components.placements.shape == (11, n, 2)
     assert np.array_equal(s.days_by_duration, sim.days_by_duration[:, :n])
     assert _sim(days_by_duration=False).first_years(n).days_by_duration is None
+    # the expected high-cost tail is cut to the same years, and stays absent when absent
+    tail = np.arange(33.0).reshape(11, 3)
+    assert np.array_equal(replace(sim, expected_tail=tail).first_years(n).expected_tail,
+                          tail[:, :n])
+    assert replace(sim, expected_tail=None).first_years(n).expected_tail is None
+
+
+def test_simulated_costs_are_read_only():
+    # re-pricing many terms on one simulation relies on nobody changing it in between
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        _sim().cost = np.zeros((11, 3))
 
 
 def test_cost_scores_are_normal_scores_of_the_rank():

@@ -634,6 +634,8 @@ def test_steps_go_from_worse_to_better_with_payouts_that_never_fall():
     (i,) = parse_contract(_raw(indicators=[_ind(scoring="stepped", steps=up)])).indicators
     assert i.steps == ((60.0, 0.2), (70.0, 0.6), (75.0, 0.6))
     for bad, j in (([up[1], up[0]], 1),  # thresholds falling on a 'higher' indicator
+                   # ... with payouts rising: the thresholds alone break the rule
+                   ([{"at": 70.0, "payout": 0.2}, {"at": 60.0, "payout": 0.6}], 1),
                    ([up[0], {"at": 70.0, "payout": 0.1}], 1),  # a payout falling
                    ([up[0], {"at": 60.0, "payout": 0.9}], 1)):  # the same threshold twice
         _refused(_raw(indicators=[_ind(scoring="stepped", steps=bad)]),
@@ -644,6 +646,11 @@ def test_steps_go_from_worse_to_better_with_payouts_that_never_fall():
     assert i.steps == ((30.0, 0.3), (20.0, 1.0))
     _refused(_raw(indicators=[_ind(direction="lower", floor=40.0, target=20.0,
                                    scoring="stepped", steps=down[::-1])]),
+             "indicators[0].steps[1]", "falling 'at'")
+    # a 'lower' indicator whose thresholds rise, payouts rising too
+    _refused(_raw(indicators=[_ind(direction="lower", floor=40.0, target=20.0,
+                                   scoring="stepped", steps=[{"at": 20.0, "payout": 0.3},
+                                                             {"at": 30.0, "payout": 1.0}])]),
              "indicators[0].steps[1]", "falling 'at'")
 
 
