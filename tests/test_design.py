@@ -396,3 +396,25 @@ def test_two_paths_unearned_withhold_by_hand(mode):
         assert m["unearned_withhold_share"] == pytest.approx(0.5)
     else:  # a bonus withholds nothing
         assert (m["unearned_withhold_mean"], m["unearned_withhold_share"]) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize(("outturn", "share"), [(50.0, "45%"), (56.0, None), (215.0, None),
+                                                (230.0, "209%")])
+def test_a_capitation_far_from_the_cost_is_warned_as_a_units_slip(outturn, share):
+    # two paths costing 100 and 120 a year: expected cost 5 x 110 = 550; a historic outturn
+    # with no indexation or efficiency pays it every year, 5 x outturn: the ratio is
+    # outturn / 110, warned below 50% and above 200%
+    raw = {"name": "two paths", "first_year": "2026-27", "length": 5, "basis": "population",
+           "capitation": {"method": "historic", "historic_outturn": outturn,
+                          "historic_year": "2025-26"},
+           "risk_share": {"loss_bands": [{"provider_share": 1.0}], "loss_cap": 0.05},
+           "finance": {"discount_rate": 0.0, "inflation": 0.0}}
+    terms = parse_contract(raw, "two paths")
+    priced = apply_terms(two_path_sim(), terms)
+    assert np.sum(priced.capitation) == pytest.approx(5 * outturn)
+    warned = [w for w in sustainability_warnings(priced) if "of the expected cost" in w]
+    if share is None:
+        assert warned == []
+    else:
+        assert len(warned) == 1 and f"is {share} of the expected cost (£550)" in warned[0]
+        assert "A historic outturn is in pounds" in warned[0]

@@ -929,7 +929,8 @@ def sustainability_warnings(priced: Priced, terms: ContractTerms | None = None, 
     """
     terms = terms or priced.terms
     m = measures(priced)
-    out = [_margin_warning(m), _reserve_warning(priced, terms, m, breach_limit),
+    out = [_scale_warning(priced, terms), _margin_warning(m),
+           _reserve_warning(priced, terms, m, breach_limit),
            _withhold_warning(priced, m, unearned_limit)]
     out += _cap_warnings(terms.risk_share)
     return [w for w in out if w]
@@ -937,6 +938,23 @@ def sustainability_warnings(priced: Priced, terms: ContractTerms | None = None, 
 
 def _m(x: float) -> str:
     return money_m(x)
+
+
+SCALE_LIMITS = (0.5, 2.0)  # capitation over expected cost outside these: a units slip?
+
+
+def _scale_warning(priced: Priced, terms: ContractTerms) -> str | None:
+    """The capitation far from the expected cost (below half or above twice it), which is
+    more often a slip of units (pounds for millions) or a wrong cost set than a price."""
+    cap = float(np.sum(priced.capitation))
+    cost = float(np.asarray(priced.cost).sum(axis=-1).mean())
+    if cost <= 0 or SCALE_LIMITS[0] <= cap / cost <= SCALE_LIMITS[1]:
+        return None
+    hint = (" A historic outturn is in pounds (60,500,000 for £60.5m), not millions."
+            if terms.method == "historic" else "")
+    return (f"The capitation ({_m(cap)} over the contract) is {cap / cost:.0%} of the expected "
+            f"cost ({_m(cost)}): check the units of the inputs and that the cost set is this "
+            f"area's.{hint}")
 
 
 def _margin_warning(m: dict) -> str | None:
