@@ -1132,6 +1132,9 @@ def _write_priced(target, priced, mechanisms: pl.DataFrame, terms, costs_line: s
     from cobic.report.workbook import write_workbook
 
     warnings_ = sustainability_warnings(priced, terms)
+    assumed = [f"{terms.source}: {a}" for a in terms.assumed]
+    if spec is not None:
+        assumed += [f"{spec.source}: {a}" for a in spec.assumed]
 
     tables = {"schedule": priced.schedule(), "summary": priced.summary(), "risk": priced.risk(),
               "mechanisms": mechanisms, **(extra or {}), "by_path_year": priced.by_path_year()}
@@ -1155,6 +1158,7 @@ def _write_priced(target, priced, mechanisms: pl.DataFrame, terms, costs_line: s
                       "commissioner share = variance; provider margin = net to provider - cost"),
             ("Indicators", indicator_cost_note(terms)),
             *[("Warning", w) for w in warnings_],
+            *[("Assumed", a) for a in assumed],
         ]
         sheets = {k: v for k, v in tables.items() if k != "by_path_year"}
         sheets["by_path_year (first 5k)"] = tables["by_path_year"].head(5000)
@@ -1173,6 +1177,8 @@ def _write_priced(target, priced, mechanisms: pl.DataFrame, terms, costs_line: s
     out.print(_table(mech, "Payment mechanisms on the same paths", "mechanisms"))
     for w in warnings_:
         out.print(f"[yellow]warning:[/] {w}")
+    for a in assumed:
+        out.print(f"[cyan]assumed:[/] {a}")
     if warnings_:
         out.print("cobic design --target ... can search for terms a provider could sustain.")
     out.print(f"Tables and contract.xlsx written to {target.path}")

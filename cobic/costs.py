@@ -119,6 +119,8 @@ class CostSpec:
     growth: CostGrowth | None = field(default=None, compare=False)
     growth_area: str = ""
     case_management_index: float | None = None  # [case_management] index (None: default)
+    # plain-English notes of the defaults taken for tables the file left out (for the reader)
+    assumed: tuple[str, ...] = field(default=(), compare=False)
 
     def uplift(self, group: str) -> float:
         return self.indexation.get(group, self.indexation["default"])
@@ -247,8 +249,25 @@ def parse_cost_spec(raw: dict, src: str = "cost set", codes: CodeSets | None = N
         name=text(src, "name", raw.get("name", src)), base_price_year=base, weekly=weekly,
         per_child_month=per_month, event_costs=events, indexation=indexation, **rates,
         **unc, startup=startup, source=src, table=df, includes=includes, growth=growth,
-        growth_area=area, case_management_index=cm_index,
+        growth_area=area, case_management_index=cm_index, assumed=_cost_defaults(raw),
     )
+
+
+_COST_DEFAULTS = (
+    ("indexation", "no indexation table: unit costs do not rise (0% a year)"),
+    ("case_management", "no case-management table: no social-work cost per child-month "
+                        "or per entry, move and exit (zero)"),
+    ("overheads", "no overheads table: no overheads (zero)"),
+    ("uncertainty", "no uncertainty table: unit costs are certain and there is no high-cost "
+                    "tail"),
+    ("startup", "no start-up table: no start-up costs (zero)"),
+)
+
+
+def _cost_defaults(raw: dict) -> tuple[str, ...]:
+    """What the cost set assumes where its file is silent, in plain words."""
+    return tuple(note for key, note in _COST_DEFAULTS
+                 if key not in raw and not (key == "indexation" and "growth" in raw))
 
 
 def _includes(src: str, raw, per_month: float, events: dict[str, float],
@@ -339,7 +358,8 @@ def with_growth(spec: CostSpec, growth: CostGrowth, area: str,
         raise ValueError(f"cost growth fitted to {growth.origin - 1}-{growth.origin % 100:02d} "
                          f"cannot uprate {spec.name!r}, whose prices are "
                          f"{spec.base_price_year - 1}-{spec.base_price_year % 100:02d}")
-    return replace(spec, growth=growth, growth_area=area, efficiency=efficiency,
+    assumed = tuple(a for a in spec.assumed if a != dict(_COST_DEFAULTS)["indexation"])
+    return replace(spec, growth=growth, growth_area=area, efficiency=efficiency, assumed=assumed,
                    name=f"{spec.name}, growth fitted to s251 history ({area})")
 
 

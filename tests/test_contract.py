@@ -464,3 +464,50 @@ def test_historic_rebasing_by_hand():
     # outturn 2024-25 indexed 3% a year to each contract year, efficiency 2% a year from year 1
     hand = [50e6 * 1.03 ** (2 + k) * 0.98 ** (k + 1) for k in range(5)]
     assert p.capitation == pytest.approx(hand, rel=1e-12)
+
+
+def test_defaults_for_tables_left_out_are_said(tmp_path):
+    """A contract of three lines and a cost set of placements only: what cobic assumes for
+    each table left out is printed and kept in the workbook's notes, not taken silently."""
+    from openpyxl import load_workbook
+
+    from cobic.costs import load_cost_spec
+    from cobic.paths import fixtures_dir
+
+    bare = tmp_path / "bare.toml"
+    bare.write_text('first_year = "2026-27"\nlength = 5\nbasis = "population"\n')
+    assert load_contract(bare).assumed == (
+        "no capitation method given: the capitation is the cost forecast",
+        "no capitation point given: the forecast's median (P50) is paid",
+        "no risk-share bands given: the provider bears all of any overspend and keeps all "
+        "of any underspend",
+        "no loss cap given: the provider's losses are not capped",
+        "no discount rate given: 3.5% a year (HM Treasury Green Book)",
+        "no inflation given: 2% a year")
+    shipped = models_dir() / "costs" / "england_2024_25.toml"
+    text = shipped.read_text()
+    placements_only = tmp_path / "placements.toml"
+    placements_only.write_text(text[:text.index("[case_management]")])  # all tables after
+    spec = load_cost_spec(placements_only)
+    assert [a.split(":")[0] for a in spec.assumed] == [
+        "no indexation table", "no case-management table", "no overheads table",
+        "no uncertainty table", "no start-up table"]
+    assert load_cost_spec(shipped).assumed == () and load_contract(
+        CONTRACTS / "cobic_7yr.toml").assumed == ()
+
+    paths = tmp_path / "paths.parquet"
+    res = runner.invoke(app, ["forecast", "--episodes", str(fixtures_dir() / "synthetic_la"),
+                              "--horizon", "6", "--paths", "100", "--out",
+                              str(tmp_path / "f.csv"), "--paths-out", str(paths)])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "priced"
+    res = runner.invoke(app, ["price", "--forecast", str(paths), "--contract", str(bare),
+                              "--costs", str(placements_only), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    printed = " ".join(res.output.split())  # the terminal wraps long lines
+    assert printed.count("assumed: ") == 6 + len(spec.assumed)
+    assert "assumed: bare.toml: no risk-share bands given: the provider bears all" in printed \
+        or "the provider bears all of any overspend" in printed
+    notes = load_workbook(out / "contract.xlsx")["About"]
+    kept = [r[1] for r in notes.iter_rows(values_only=True) if r[0] == "Assumed"]
+    assert len(kept) == 6 + len(spec.assumed) and any("no case-management" in k for k in kept)

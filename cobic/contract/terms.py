@@ -9,7 +9,7 @@ read through :func:`cobic.specs.number`: never a boolean, always finite (no ``na
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cobic.costs import fy_end_year
@@ -121,6 +121,8 @@ class ContractTerms:
     reconciliation: RiskShare | None = None  # shares the cumulative variance at the end
     reopener: Reopener | None = None
     indexation: Indexation = Indexation()
+    # plain-English notes of the defaults taken for tables the file left out (for the reader)
+    assumed: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def multi_year_end(self) -> bool:
@@ -387,7 +389,28 @@ def parse_contract(raw: dict, src: str = "contract") -> ContractTerms:
         provider_reserve=None if reserve is None else _num(src, "finance.provider_reserve",
                                                            reserve, 0.0),
         funders=tuple(funders), source=src, **_multi_year(src, raw, length, inflation),
+        assumed=_contract_defaults(raw),
     )
+
+
+def _contract_defaults(raw: dict) -> tuple[str, ...]:
+    """What the contract pays by default where its file is silent, in plain words."""
+    cap, rs, fin = raw.get("capitation", {}), raw.get("risk_share", {}), raw.get("finance", {})
+    out = []
+    if "method" not in cap:
+        out.append("no capitation method given: the capitation is the cost forecast")
+    if cap.get("method", "forecast") == "forecast" and "point" not in cap:
+        out.append("no capitation point given: the forecast's median (P50) is paid")
+    if "loss_bands" not in rs:
+        out.append("no risk-share bands given: the provider bears all of any overspend "
+                   "and keeps all of any underspend")
+    if "loss_cap" not in rs and "loss_bands" not in rs:
+        out.append("no loss cap given: the provider's losses are not capped")
+    if "discount_rate" not in fin:
+        out.append("no discount rate given: 3.5% a year (HM Treasury Green Book)")
+    if "inflation" not in fin:
+        out.append("no inflation given: 2% a year")
+    return tuple(out)
 
 
 def _multi_year(src: str, raw: dict, length: int, inflation: float) -> dict:
