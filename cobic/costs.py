@@ -462,6 +462,10 @@ def _weekly(src: str, df: pl.DataFrame, mix: dict, groups: tuple[str, ...],
     return weekly
 
 
+# the measures of a paths table (cobic forecast --paths-out)
+PATH_MEASURES = ("stock", "child_days", "entries", "exits", "moves", "days_by_duration")
+
+
 @dataclass(frozen=True)
 class DemandPaths:
     """Demand per path and year, as the money side needs it.
@@ -518,6 +522,10 @@ class DemandPaths:
             raise ValueError(f"{source}: holds {df['area'].n_unique()} areas; price one at a time")
         if "measure" not in df.columns:
             df = df.with_columns(measure=pl.lit("stock"))
+        unknown = sorted(set(df["measure"].unique().to_list()) - set(PATH_MEASURES))
+        if unknown:
+            raise ValueError(f"{source}: unknown measure(s) {unknown}; a paths table holds "
+                             f"{', '.join(PATH_MEASURES)}")
         years = tuple(sorted(df["period"].unique().to_list()))
         paths = sorted(df["path"].unique().to_list())
         P, Y = len(paths), len(years)

@@ -299,3 +299,126 @@ def test_a_growth_area_the_growth_was_not_fitted_to_is_refused(tmp_path, area, h
     # an area it was fitted to is read, with that area's own deviation
     f.write_text(src.replace('area = "England"', 'area = "Leeds"'), encoding="utf-8")
     assert load_growth(f)[1] == "Leeds"
+
+
+# ---- edges the mutation run of 3 December 2026 showed untested --------------------------
+
+def test_a_price_year_with_a_five_digit_start_is_refused():
+    assert fy_end_year("2024-25") == 2025
+    with pytest.raises(SpecError, match="financial year such as 2024-25"):
+        fy_end_year("12024-25")
+
+
+@pytest.mark.parametrize("includes, key", [("placements", "includes"),
+                                           (["placements", "bogus"], "includes[1]")])
+def test_includes_must_be_a_list_of_known_lines(includes, key):
+    raw = _raw()
+    raw["includes"] = includes
+    with pytest.raises(SpecError, match=rf"key '{re.escape(key)}'.*must be"):
+        parse_cost_spec(raw, "edited")
+
+
+@pytest.mark.parametrize("table, key, value", [
+    ("case_management", "per_child_month", -0.5), ("case_management", "entry", -0.5),
+    ("startup", "by_year", [-0.5])])
+def test_negative_process_costs_are_refused(table, key, value):
+    raw = _raw()
+    raw[table] = {**raw.get(table, {}), key: value}
+    with pytest.raises(SpecError, match=rf"{table}\.{key}"):
+        parse_cost_spec(raw, "edited")
+
+
+def test_small_start_up_costs_and_missing_rates_default_to_what_the_file_says():
+    raw = _raw()
+    raw["startup"] = {"by_year": [0.5, 0.0]}  # 50p then nothing: small, but allowed
+    raw["overheads"] = {"source": "none given"}  # no rate: no overheads
+    raw["case_management"] = {"per_child_month": 100.0, "price_year": raw["base_price_year"]}
+    spec = parse_cost_spec(raw, "edited")
+    assert spec.startup == (0.5, 0.0)
+    assert spec.overhead_rate == 0.0
+    assert spec.per_child_month == 100.0
+    assert spec.event_costs == {"entry": 0.0, "placement_move": 0.0, "exit": 0.0}
+
+
+def test_a_high_cost_tail_with_a_small_positive_mean_is_allowed():
+    raw = _raw()
+    raw["uncertainty"] = {**raw["uncertainty"], "high_cost_per_year": 1.0,
+                          "high_cost_mean_weekly": 0.5}
+    assert parse_cost_spec(raw, "edited").high_cost_mean_weekly == 0.5
+
+
+@pytest.mark.parametrize("table, key, value", [("indexation", "default", 0.6),
+                                               ("case_management", "per_child_month", 1e6),
+                                               ("case_management", "exit", 6e6)])
+def test_values_past_their_limits_are_refused(table, key, value):
+    # uplifts beyond 50% a year; a child-month dearer than the dearest weekly placement
+    # (GBP 100,000) for a whole month (433,333); an event dearer than a year of it (5.2m)
+    raw = _raw()
+    raw[table] = {**raw.get(table, {}), key: value}
+    with pytest.raises(SpecError, match=rf"{table}\.{key}"):
+        parse_cost_spec(raw, "edited")
+    raw[table][key] = {"default": 0.5, "per_child_month": 100_000 * 52 / 12, "exit": 5.2e6}[key]
+    parse_cost_spec(raw, "edited")  # the edges themselves are allowed
+    raw[table][key] *= 1.000001  # and just past them is not
+    with pytest.raises(SpecError, match=rf"{table}\.{key}"):
+        parse_cost_spec(raw, "edited")
+
+
+def test_a_window_past_the_forecast_names_its_last_year():
+    d = DemandPaths.from_stock((2026, 2027, 2028), np.full((2, 3), 100.0))
+    with pytest.raises(ValueError, match=r"it covers 2026-2028\)"):
+        d.window(2027, 3)
+
+
+def test_a_paths_table_with_an_unknown_measure_is_refused():
+    import polars as pl
+
+    df = pl.DataFrame({"path": [0, 0], "period": [2026, 2026],
+                       "placement_group": ["all", "all"], "value": [10.0, 5.0],
+                       "measure": ["stock", "admissions"]})
+    with pytest.raises(ValueError, match=r"t\.csv: unknown measure\(s\) \['admissions'\]"):
+        DemandPaths.from_table(df, "t.csv")
+
+
+def test_mix_weekly_costs_default_to_the_shipped_cost_set():
+    from cobic.costs import mix_weekly_costs
+
+    shipped = load_cost_spec(default_unit_costs_path())
+    assert mix_weekly_costs() == mix_weekly_costs(shipped)
+    assert mix_weekly_costs()["residential"] == shipped.weekly["residential"]
+
+
+def test_a_growth_fitted_to_no_areas_grows_at_its_level():
+    # a hand-written growth with no area deviations: its median path is exp(level x k)
+    spec = load_cost_spec(default_unit_costs_path())
+    growth, _ = load_growth(default_growth_path())
+    bare = dataclasses.replace(growth, deviation={}, deviation_se={}, last_innovation={})
+    fitted = with_growth(spec, bare, "Anywhere")
+    g = growth_paths(fitted, spec.base_price_year, 3, 5, uncertain=False)
+    np.testing.assert_allclose(g[0], np.exp(growth.level * np.arange(1, 4)), rtol=1e-12)
+
+
+def test_areas_priced_with_one_market_seed_share_the_market():
+    # a lot's members buy in one market: with one market seed their cost growth moves
+    # together path by path; with their own seeds it does not
+    spec = load_cost_spec(default_unit_costs_path())
+    growth, _ = load_growth(default_growth_path())
+    leeds, kent = (with_growth(spec, growth, a) for a in ("Leeds", "Kent"))
+    y0 = spec.base_price_year
+
+    def corr(m1, m2):
+        a = np.log(growth_paths(leeds, y0, 5, 2000, seed=1, market_seed=m1)[:, -1])
+        b = np.log(growth_paths(kent, y0, 5, 2000, seed=2, market_seed=m2)[:, -1])
+        return float(np.corrcoef(a, b)[0, 1])
+
+    assert corr(7, 7) > 0.5
+    assert abs(corr(7, 8)) < 0.1
+
+
+def test_a_growth_moving_average_coefficient_past_its_limit_is_refused():
+    src = default_growth_path().read_text(encoding="utf-8")
+    theta = re.search(r"^theta = (\S+)", src, re.M).group(1)
+    for bad in (-1.0, 0.96):
+        raw = tomllib.loads(src.replace(f"theta = {theta}", f"theta = {bad}"))
+        with pytest.raises(SpecError, match=r"growth\.theta"):
+            parse_cost_spec({**_raw(), "growth": raw["growth"]}, "edited")
