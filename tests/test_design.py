@@ -418,3 +418,45 @@ def test_a_capitation_far_from_the_cost_is_warned_as_a_units_slip(outturn, share
     else:
         assert len(warned) == 1 and f"is {share} of the expected cost (£550)" in warned[0]
         assert "A historic outturn is in pounds" in warned[0]
+
+
+def test_losses_unbounded_are_warned_only_above_the_limit():
+    # no reserve and no cap; path 1 loses (cost 120 > 110): P(loss) = 0.5 exactly
+    p = apply_terms(two_path_sim(), two_path_terms())
+    assert measures(p)["provider_loss_prob"] == 0.5
+    assert not any("not bounded" in w for w in sustainability_warnings(p, breach_limit=0.5))
+    assert any("not bounded" in w for w in sustainability_warnings(p, breach_limit=0.4999))
+
+
+def test_a_cap_reached_at_a_band_edge_binds_there_before_a_band_of_no_share():
+    # the provider bears all of the first 25%, nothing from 25% to 75%, 20% beyond: a 25%
+    # cap is reached exactly at 25% (all numbers exact in binary)
+    bands = (Band(0, 0.25, 1.0), Band(0.25, 0.75, 0.0), Band(0.75, math.inf, 0.2))
+    terms = replace(two_path_terms(), risk_share=RiskShare(bands, bands, 0.25, None))
+    dead = [w for w in sustainability_warnings(apply_terms(two_path_sim(), terms), terms)
+            if "band is dead" in w]
+    assert len(dead) == 1 and "binds at a variance of 25.0%" in dead[0]
+
+
+def test_shortfalls_are_measured_in_shares_and_in_the_mean_cost():
+    # probabilities in their own unit; money in the mean whole-contract cost (5 x 110 = 550)
+    from cobic.contract.design import _scales
+
+    scales = _scales(two_path_sim())
+    for name, m in MEASURES.items():
+        assert scales[name] == (1.0 if m.kind == "share" else pytest.approx(550.0)), name
+    assert {m.kind for m in MEASURES.values()} >= {"share"} and 550.0 in scales.values()
+
+
+def test_refinement_halves_the_steps_of_every_knob_but_the_basis():
+    from cobic.contract.design import _neighbours
+
+    seed = {"point": 0.5, "at_risk": 0.10, "band_scale": 1.0, "cap": 0.05, "basis": "population"}
+    tried = {"point": {0.4, 0.5, 0.6}, "at_risk": {0.05, 0.10, 0.15},
+             "band_scale": {0.5, 1.0, 2.0}, "cap": {0.03, 0.05, 0.10},
+             "basis": {"population", "placement"}}
+    got = _neighbours(seed, tried)
+    for knob, mids in (("point", {0.45, 0.55}), ("at_risk", {0.075, 0.125}),
+                       ("band_scale", {0.75, 1.5}), ("cap", {0.04, 0.075})):
+        assert mids <= {round(g[knob], 6) for g in got}, knob
+    assert {g["basis"] for g in got} == {"population"}

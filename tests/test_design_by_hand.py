@@ -185,6 +185,10 @@ def test_space_edges():
             _check_space(Space(**{name: ()}), base)
     with pytest.raises(ValueError, match="Space.cap must list at least one cap"):
         _check_space(Space(cap=()), base)
+    _check_space(Space(refine=0, rounds=0), base)  # the coarse grid only
+    for name, bad in (("refine", -1), ("rounds", -2), ("refine", 1.5), ("rounds", True)):
+        with pytest.raises(ValueError, match=f"Space.{name} must be a whole number"):
+            _check_space(Space(**{name: bad}), base)
 
 
 def test_cost_index_and_cpi_contracts_written_and_read_back(tmp_path):
@@ -289,3 +293,11 @@ def test_zero_based_and_multi_year_contracts_written_and_read_back(tmp_path):
         p = tmp_path / "t.toml"
         p.write_text(terms_toml(t))
         assert replace(load_contract(p), source=t.source) == t, over
+
+
+def test_the_zero_based_note_is_given_for_a_zero_based_capitation_only():
+    said = "The capitation is zero-based"
+    assert any(n.startswith(said) for n in _notes(_base(capitation={"method": "zero_based"})))
+    for other in ({"method": "forecast", "point": 0.6},
+                  {"method": "historic", "historic_outturn": 1e6, "historic_year": "2024-25"}):
+        assert not any(n.startswith(said) for n in _notes(_base(capitation=other))), other

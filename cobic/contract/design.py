@@ -393,6 +393,10 @@ def _check_space(space: Space, base: ContractTerms) -> None:
                              f"{list(values)!r}")
     if not space.cap:
         raise ValueError("Space.cap must list at least one cap (None for no cap)")
+    for name in ("refine", "rounds"):
+        v = getattr(space, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValueError(f"Space.{name} must be a whole number, 0 or more, got {v!r}")
     bad_basis = [b for b in (space.basis or ()) if b not in BASES]
     if bad_basis:
         raise ValueError(f"Space.basis: unknown basis {bad_basis}; use {BASES}")
