@@ -43,7 +43,8 @@ def test_a_cost_set_built_in_code_has_no_high_cost_tail_unless_given_one():
     spec = CostSpec(name="plain", base_price_year=2025, weekly={"residential": 1000.0},
                     per_child_month=0.0, event_costs={}, overhead_rate=0.0,
                     indexation={"default": 0.0}, efficiency=0.0)
-    assert (spec.high_cost_per_year, spec.high_cost_sd_weekly, spec.unit_cost_cv) == (0, 0, 0)
+    assert (spec.high_cost_per_year, spec.high_cost_sd_weekly, spec.unit_cost_cv,
+            spec.high_cost_weeks) == (0, 0, 0, 0)
 
 
 def test_financial_years_up_to_2199_00_are_read():
@@ -320,7 +321,7 @@ def test_includes_must_be_a_list_of_known_lines(includes, key):
 
 @pytest.mark.parametrize("table, key, value", [
     ("case_management", "per_child_month", -0.5), ("case_management", "entry", -0.5),
-    ("startup", "by_year", [-0.5])])
+    ("startup", "by_year", [-0.5]), ("overheads", "rate", -0.5)])
 def test_negative_process_costs_are_refused(table, key, value):
     raw = _raw()
     raw[table] = {**raw.get(table, {}), key: value}
@@ -347,20 +348,53 @@ def test_a_high_cost_tail_with_a_small_positive_mean_is_allowed():
     assert parse_cost_spec(raw, "edited").high_cost_mean_weekly == 0.5
 
 
+# uplifts beyond 50% a year; a child-month dearer than the dearest weekly placement
+# (GBP 100,000) for a whole month (433,333); an event dearer than a year of it (5.2m);
+# start-up costs over GBP 1bn a year; a high-cost placement of more than a year; an
+# efficiency of more than half the cost
+_EDGES = {("indexation", "default"): 0.5,
+          ("case_management", "per_child_month"): 100_000 * 52 / 12,
+          ("case_management", "exit"): 5.2e6, ("efficiency", "rate"): 0.5,
+          ("uncertainty", "high_cost_weeks"): 52.0}
+
+
 @pytest.mark.parametrize("table, key, value", [("indexation", "default", 0.6),
                                                ("case_management", "per_child_month", 1e6),
-                                               ("case_management", "exit", 6e6)])
+                                               ("case_management", "exit", 6e6),
+                                               ("efficiency", "rate", 0.6),
+                                               ("uncertainty", "high_cost_weeks", 60.0)])
 def test_values_past_their_limits_are_refused(table, key, value):
-    # uplifts beyond 50% a year; a child-month dearer than the dearest weekly placement
-    # (GBP 100,000) for a whole month (433,333); an event dearer than a year of it (5.2m)
     raw = _raw()
     raw[table] = {**raw.get(table, {}), key: value}
     with pytest.raises(SpecError, match=rf"{table}\.{key}"):
         parse_cost_spec(raw, "edited")
-    raw[table][key] = {"default": 0.5, "per_child_month": 100_000 * 52 / 12, "exit": 5.2e6}[key]
+    raw[table][key] = _EDGES[table, key]
     parse_cost_spec(raw, "edited")  # the edges themselves are allowed
     raw[table][key] *= 1.000001  # and just past them is not
     with pytest.raises(SpecError, match=rf"{table}\.{key}"):
+        parse_cost_spec(raw, "edited")
+
+
+def test_weekly_and_start_up_costs_at_and_past_their_limits():
+    raw = _raw()
+    raw["placement"][0] = {**raw["placement"][0], "weekly_cost": 100_000.0}
+    raw["startup"] = {"by_year": [1e9]}
+    parse_cost_spec(raw, "edited")  # the edges: GBP 100,000 a week, GBP 1bn a year
+    for where, past in ((("placement", 0, "weekly_cost"), 100_000.01),
+                        (("startup", "by_year", 0), 1e9 * 1.000001)):
+        bad = _raw()
+        bad["startup"] = {"by_year": [1e9]}
+        a, b, c = where
+        bad[a][b] = {**bad[a][b], c: past} if a == "placement" else [past]
+        with pytest.raises(SpecError, match=rf"{a}"):
+            parse_cost_spec(bad, "edited")
+
+
+def test_a_high_cost_tail_needs_a_mean_whatever_its_rate():
+    raw = _raw()
+    raw["uncertainty"] = {**raw["uncertainty"], "high_cost_per_year": 0.5,
+                          "high_cost_mean_weekly": 0.0}
+    with pytest.raises(SpecError, match="high_cost_mean_weekly"):
         parse_cost_spec(raw, "edited")
 
 
