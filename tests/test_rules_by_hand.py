@@ -141,6 +141,14 @@ def test_chance_of_a_provider_loss_counts_every_loss_and_no_gain():
     assert rows["block"]["p_provider_loss"] == 0.5
     assert rows["tariff"]["provider_margin_mean"] == pytest.approx(0.0, abs=1e-9)
     assert rows["tariff"]["p_provider_loss"] == 0.0
+    # a block of 101 a year (a historic outturn, no indexation) beats both paths' costs:
+    # margins 5 and 4, gains on every path, so no chance of a loss
+    rich = dataclasses.replace(two_path_terms(), method="historic", historic_outturn=101.0,
+                               historic_year=2026)
+    rows = {r["mechanism"]: r for r in compare_mechanisms(sim, apply_terms(sim, rich))
+            .iter_rows(named=True)}
+    assert rows["block"]["provider_margin_mean"] == pytest.approx(4.5)
+    assert rows["block"]["p_provider_loss"] == 0.0
 
 
 def test_a_composite_with_no_indicators_is_zero_for_every_path_and_year():

@@ -5,13 +5,14 @@ margin of exactly zero in the mechanism comparison."""
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
 
 from cobic.contract import apply_terms, compare_mechanisms
 from cobic.contract.rules import indexed_capitation, share_variance
-from cobic.contract.terms import Indexation, RiskShare
+from cobic.contract.terms import Band, Indexation, RiskShare
 from tests.test_design import two_path_sim, two_path_terms
 
 
@@ -37,6 +38,17 @@ def test_first_dollar_cap_flag(x, hit):
     s = share_variance(np.array([x * 1000.0]), np.array([1000.0]), rs)
     assert bool(s.hit_loss_cap[0]) is hit
     assert s.provider[0] == pytest.approx(min(0.5 * x, 0.05) * 1000.0)
+
+
+def test_a_cap_of_zero_is_hit_by_any_variance_but_none():
+    """A zero loss and gain cap: the provider bears nothing; it has hit its cap on a variance
+    of GBP 1 either way, never on a variance of exactly 0."""
+    bands = (Band(0.0, math.inf, 1.0),)
+    rs = RiskShare(bands, bands, 0.0, 0.0)
+    s = share_variance(np.array([0.0, 1.0, -1.0]), np.full(3, 1000.0), rs)
+    assert s.provider.tolist() == [0.0, 0.0, 0.0]
+    assert s.hit_loss_cap.tolist() == [False, True, False]
+    assert s.hit_gain_cap.tolist() == [False, False, True]
 
 
 def test_a_margin_of_exactly_zero_is_not_a_loss():
