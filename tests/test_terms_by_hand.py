@@ -476,12 +476,13 @@ def test_reopener_year_2_to_length(year, ok):
 
 def test_reopener_weights_and_factor():
     r = parse_contract(
-        _raw(reopener={"year": 4, "weights": [0.2, 0.3, 0.5], "factor": 0.0})
+        _raw(reopener={"year": 4, "weights": [0.2, 0.3, 0.5], "factor": 0.5})
     ).reopener
-    assert r == Reopener(4, 0.0, (0.2, 0.3, 0.5))
-    assert parse_contract(_raw(reopener={"year": 4, "factor": 10.0})).reopener.factor == 10.0
-    _refused(_raw(reopener={"year": 4, "factor": 10.01}), "reopener.factor")
-    _refused(_raw(reopener={"year": 4, "factor": -0.01}), "reopener.factor")
+    assert r == Reopener(4, 0.5, (0.2, 0.3, 0.5))
+    assert parse_contract(_raw(reopener={"year": 4, "factor": 2.0})).reopener.factor == 2.0
+    # a factor of 0 re-based the capitation to nothing: refused, as is one past doubling
+    for bad in (0.0, 0.4999, 2.0001, -0.01):
+        _refused(_raw(reopener={"year": 4, "factor": bad}), "reopener.factor")
     _refused(
         _raw(reopener={"year": 3, "weights": [0.2, 0.3, 0.5]}),
         "reopener.weights",

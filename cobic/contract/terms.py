@@ -26,6 +26,7 @@ METHODS = ("forecast", "zero_based", "historic")
 DIRECTIONS = ("higher", "lower")
 SCORINGS = ("linear", "stepped", "binary")
 INDEXATIONS = ("fixed", "cpi", "cost_index")
+REOPENER_FACTOR = (0.5, 2.0)  # the re-based capitation scaled by at least half, at most twice
 
 
 @dataclass(frozen=True)
@@ -442,8 +443,14 @@ def _reopener(src: str, raw, length: int) -> Reopener | None:
     weights = tuple(_num(src, f"reopener.weights[{j}]", w, 0.0, 1.0) for j, w in enumerate(ws))
     if abs(sum(weights) - 1.0) > 1e-9:
         raise SpecError(src, "reopener.weights", f"must sum to 1, got {sum(weights):.4g}")
-    return Reopener(year, _num(src, "reopener.factor", raw.get("factor", 1.0), 0.0, 10.0),
-                    weights)
+    factor = _num(src, "reopener.factor", raw.get("factor", 1.0), 0.0, math.inf)
+    lo, hi = REOPENER_FACTOR
+    if not lo <= factor <= hi:
+        raise SpecError(src, "reopener.factor", f"must be between {lo:g} and {hi:g}, got "
+                        f"{factor:g}: the factor scales the re-based capitation (0.98 takes "
+                        "2% off it); one that halves or more than doubles it is a new "
+                        "contract, not a reopener")
+    return Reopener(year, factor, weights)
 
 
 def _indexation(src: str, raw, length: int, inflation: float) -> Indexation:
