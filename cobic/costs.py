@@ -462,10 +462,6 @@ def _weekly(src: str, df: pl.DataFrame, mix: dict, groups: tuple[str, ...],
     return weekly
 
 
-# the measures of a paths table (cobic forecast --paths-out)
-PATH_MEASURES = ("stock", "child_days", "entries", "exits", "moves", "days_by_duration")
-
-
 @dataclass(frozen=True)
 class DemandPaths:
     """Demand per path and year, as the money side needs it.
@@ -522,6 +518,8 @@ class DemandPaths:
             raise ValueError(f"{source}: holds {df['area'].n_unique()} areas; price one at a time")
         if "measure" not in df.columns:
             df = df.with_columns(measure=pl.lit("stock"))
+        from cobic.demand.base import PATH_MEASURES
+
         unknown = sorted(set(df["measure"].unique().to_list()) - set(PATH_MEASURES))
         if unknown:
             raise ValueError(f"{source}: unknown measure(s) {unknown}; a paths table holds "

@@ -405,7 +405,7 @@ def _contract_defaults(raw: dict) -> tuple[str, ...]:
     if "loss_bands" not in rs:
         out.append("no risk-share bands given: the provider bears all of any overspend "
                    "and keeps all of any underspend")
-    if "loss_cap" not in rs and "loss_bands" not in rs:
+    if "loss_cap" not in rs:
         out.append("no loss cap given: the provider's losses are not capped")
     if "discount_rate" not in fin:
         out.append("no discount rate given: 3.5% a year (HM Treasury Green Book)")

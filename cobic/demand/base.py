@@ -44,6 +44,8 @@ FORECAST_COLUMNS = ("area", "model", "origin", "period", "placement_group", "age
                     *QUANTILES, "scenario")
 PATHS_COLUMNS = ("area", "path", "period", "placement_group", "value")
 DURATION_CLASSES = ("under 6 months", "6-12 months", "12+ months")
+# the measures of the long paths table (measures_table; cobic forecast --paths-out)
+PATH_MEASURES = ("stock", "child_days", "entries", "exits", "moves", "days_by_duration")
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,9 @@ class Paths:
         """Every measure's paths in one long table (the paths table plus ``measure``):
         ``stock`` and, where simulated, ``child_days``, ``entries``, ``exits``, ``moves`` and
         ``days_by_duration`` (whose ``placement_group`` holds the time-in-care class)."""
+        unknown = set(self.extra) - set(PATH_MEASURES)
+        if unknown:  # a model's extra measure must be named in PATH_MEASURES, for the readers
+            raise ValueError(f"measures {sorted(unknown)} are not in PATH_MEASURES")
         parts = [self.paths_table("stock").with_columns(measure=pl.lit("stock"))]
         for m in self.extra:
             parts.append(self.paths_table(m).with_columns(measure=pl.lit(m)))
