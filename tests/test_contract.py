@@ -476,14 +476,23 @@ def test_defaults_for_tables_left_out_are_said(tmp_path):
 
     bare = tmp_path / "bare.toml"
     bare.write_text('first_year = "2026-27"\nlength = 5\nbasis = "population"\n')
-    assert load_contract(bare).assumed == (
-        "no capitation method given: the capitation is the cost forecast",
-        "no capitation point given: the forecast's median (P50) is paid",
-        "no risk-share bands given: the provider bears all of any overspend and keeps all "
-        "of any underspend",
-        "no loss cap given: the provider's losses are not capped",
-        "no discount rate given: 3.5% a year (HM Treasury Green Book)",
-        "no inflation given: 2% a year")
+    said = load_contract(bare).assumed
+    assert [a.split(":")[0] for a in said] == [
+        "no capitation method given", "no capitation point given",
+        "no risk-share bands given", "no loss cap given", "no gain cap given",
+        "no incentive shares given", "no provider reserve given", "no discount rate given",
+        "no inflation given", "no funders given", "no indexation given"]
+    assert "the provider bears all of any overspend and keeps all of any underspend" in said[2]
+    # only what applies: a historic capitation has no point; incentives bring mode and gate
+    hist = tmp_path / "hist.toml"
+    hist.write_text(bare.read_text() + '[capitation]\nmethod = "historic"\n'
+                    'historic_outturn = 6.0e7\nhistoric_year = "2024-25"\n'
+                    '[incentive]\nshare_by_year = [0.0, 0.1, 0.1, 0.1, 0.1]\n'
+                    '[[indicators]]\nname = "a"\ndirection = "higher"\nfloor = 0.0\n'
+                    'target = 1.0\nweight = 1.0\n')
+    said = [a.split(":")[0] for a in load_contract(hist).assumed]
+    assert "no capitation point given" not in said and "no capitation method given" not in said
+    assert {"no incentive mode given", "no quality gate given"} <= set(said)
     shipped = models_dir() / "costs" / "england_2024_25.toml"
     text = shipped.read_text()
     placements_only = tmp_path / "placements.toml"
@@ -505,9 +514,9 @@ def test_defaults_for_tables_left_out_are_said(tmp_path):
                               "--costs", str(placements_only), "--out", str(out)])
     assert res.exit_code == 0, res.output
     printed = " ".join(res.output.split())  # the terminal wraps long lines
-    assert printed.count("assumed: ") == 6 + len(spec.assumed)
+    assert printed.count("assumed: ") == 11 + len(spec.assumed)
     assert "assumed: bare.toml: no risk-share bands given: the provider bears all" in printed \
         or "the provider bears all of any overspend" in printed
     notes = load_workbook(out / "contract.xlsx")["About"]
     kept = [r[1] for r in notes.iter_rows(values_only=True) if r[0] == "Assumed"]
-    assert len(kept) == 6 + len(spec.assumed) and any("no case-management" in k for k in kept)
+    assert len(kept) == 11 + len(spec.assumed) and any("no case-management" in k for k in kept)

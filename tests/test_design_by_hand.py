@@ -158,8 +158,8 @@ def test_the_capitation_knob_follows_the_method():
     )
     assert _capitation_knob(hist, space) == ("outturn_scale", space.outturn_scale)
     assert _capitation_knob(_base(), space) == ("point", space.point)
-    zb = _base(capitation={"method": "zero_based", "point": 0.7})
-    assert _capitation_knob(zb, space) == ("point", (0.7,))
+    zb = _base(capitation={"method": "zero_based"})
+    assert _capitation_knob(zb, space) == ("point", (0.5,))  # the default, never used
     # no indicators: nothing can be put at risk, whatever the space lists
     assert {g["at_risk"] for g in _grid(_base(), space)} == {0.0}
 

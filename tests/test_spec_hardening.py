@@ -133,7 +133,8 @@ def test_nan_in_hybrid_and_historic(tmp_path):
     e = _error("contract", tmp_path, C7.replace("corridor = ", "corridor = nan #"))
     assert e.key == "hybrid.corridor"
     hist = C5.replace('method = "forecast"', 'method = "historic"\nhistoric_outturn = nan\n'
-                                             'historic_year = "2024-25"')
+                                             'historic_year = "2024-25"').replace(
+        'point = "P50"', "")  # a point applies to a forecast capitation only
     assert _error("contract", tmp_path, hist).key == "capitation.historic_outturn"
     year = hist.replace("historic_outturn = nan", "historic_outturn = 1.0").replace(
         'historic_year = "2024-25"', "historic_year = [2024]")

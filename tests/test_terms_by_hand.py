@@ -117,9 +117,27 @@ def test_historic_needs_outturn_and_year():
         cap = {k: v for k, v in both.items() if k != drop}
         _refused(_raw(capitation=cap), "capitation.historic_outturn", "needs historic_outturn")
     _refused(_raw(capitation=both | {"historic_outturn": -1.0}), "capitation.historic_outturn")
-    # outside method historic the two are not read
-    t = parse_contract(_raw(capitation={"historic_outturn": 5.0, "historic_year": "2024-25"}))
-    assert (t.historic_outturn, t.historic_year) == (None, None)
+    # outside method historic the two would be ignored: refused, as is a point with it
+    _refused(_raw(capitation={"historic_outturn": 5.0, "historic_year": "2024-25"}),
+             "capitation.historic_outturn", "applies to method 'historic' only")
+    _refused(_raw(capitation=both | {"point": "P80"}), "capitation.point",
+             "applies to method 'forecast' only, and the method is 'historic'")
+    # an outturn is of a year before the contract's first (2026-27)
+    assert parse_contract(_raw(capitation=both | {"historic_year": "2025-26"})).historic_year \
+        == 2026
+    for late in ("2026-27", "2027-28"):
+        _refused(_raw(capitation=both | {"historic_year": late}), "capitation.historic_year",
+                 "must be a year before the contract's first year (2026-27)")
+
+
+@pytest.mark.parametrize("point, ok", [("P1", 0.01), ("P99", 0.99), ("P500", None),
+                                       ("P0", None), ("p80", 0.8)])
+def test_capitation_points_are_p1_to_p99(point, ok):
+    raw = _raw(capitation={"method": "forecast", "point": point})
+    if ok is None:
+        _refused(raw, "capitation.point", f"must be P1 to P99 (or 0.01 to 0.99), got '{point}'")
+    else:
+        assert parse_contract(raw).point == pytest.approx(ok)
 
 
 @pytest.mark.parametrize("s, ok", [(0.0, True), (1.0, True), (-0.01, False), (1.01, False)])
@@ -487,6 +505,11 @@ def test_reopener_weights_and_factor():
         _raw(reopener={"year": 3, "weights": [0.2, 0.3, 0.5]}),
         "reopener.weights",
         "needs 1 to 2 weights (the years before year 3",
+    )
+    _refused(
+        _raw(reopener={"year": 2, "weights": [0.5, 0.5]}),
+        "reopener.weights",
+        "needs 1 weight (the year before year 2, oldest first)",
     )
     _refused(_raw(reopener={"year": 3, "weights": []}), "reopener.weights", "needs 1 to 2")
     _refused(

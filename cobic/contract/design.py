@@ -812,7 +812,9 @@ def _fy(year: int) -> str:
 def _head(t: ContractTerms) -> list[str]:
     lines = [f"name = {_s(t.name)}", f"first_year = {_s(_fy(t.first_year))}",
              f"length = {t.length}", f"basis = {_s(t.basis)}", "", "[capitation]",
-             f"method = {_s(t.method)}", f"point = {_f(t.point)}"]
+             f"method = {_s(t.method)}"]
+    if t.method == "forecast":  # the point applies to a forecast capitation only
+        lines.append(f"point = {_f(t.point)}")
     if t.method == "historic":
         lines += [f"historic_outturn = {_f(t.historic_outturn)}",
                   f"historic_year = {_s(_fy(t.historic_year))}"]

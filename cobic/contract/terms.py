@@ -293,6 +293,38 @@ def _indicator(src: str, i: int, raw: dict, length: int) -> Indicator:
     )
 
 
+def _fy(year: int) -> str:
+    return f"{year - 1}-{year % 100:02d}"
+
+
+_CAPITATION_KEYS = {"point": ("forecast",), "historic_outturn": ("historic",),
+                    "historic_year": ("historic",)}
+
+
+def _applies(src: str, cap: dict, method: str) -> None:
+    """Refuse a capitation key that the method does not use (it would be ignored)."""
+    for k, methods in _CAPITATION_KEYS.items():
+        if k in cap and method not in methods:
+            raise SpecError(src, f"capitation.{k}", f"applies to method "
+                            f"{' or '.join(repr(m) for m in methods)} only, and the method is "
+                            f"{method!r}: remove it, or change the method")
+
+
+def _point(src: str, point) -> float:
+    """The capitation point: ``P80`` or ``0.8``, from P1 to P99."""
+    if isinstance(point, str) and point.upper().startswith("P"):
+        try:
+            value = float(point[1:]) / 100
+        except ValueError:
+            raise SpecError(src, "capitation.point", f"expected P50, P80 or 0.8; got {point!r}"
+                            ) from None
+        if not 0.01 <= value <= 0.99:
+            raise SpecError(src, "capitation.point", f"must be P1 to P99 (or 0.01 to 0.99), "
+                            f"got {point!r}")
+        point = value
+    return _num(src, "capitation.point", point, 0.01, 0.99)
+
+
 def parse_contract(raw: dict, src: str = "contract") -> ContractTerms:
     """Validate a contract given as a dict (as read from TOML)."""
     _known(src, "", raw, _TOP)
@@ -316,14 +348,8 @@ def parse_contract(raw: dict, src: str = "contract") -> ContractTerms:
     method = cap.get("method", "forecast")
     if method not in METHODS:
         raise SpecError(src, "capitation.method", f"must be one of {METHODS}, got {method!r}")
-    point = cap.get("point", 0.5)
-    if isinstance(point, str) and point.upper().startswith("P"):
-        try:
-            point = float(point[1:]) / 100
-        except ValueError:
-            raise SpecError(src, "capitation.point", f"expected P50, P80 or 0.8; got {point!r}"
-                            ) from None
-    point = _num(src, "capitation.point", point, 0.01, 0.99)
+    _applies(src, cap, method)
+    point = _point(src, cap.get("point", 0.5))
     hist_out = hist_year = None
     if method == "historic":
         if "historic_outturn" not in cap or "historic_year" not in cap:
@@ -331,6 +357,10 @@ def parse_contract(raw: dict, src: str = "contract") -> ContractTerms:
                             "historic_outturn (GBP) and historic_year (e.g. 2024-25)")
         hist_out = _num(src, "capitation.historic_outturn", cap["historic_outturn"], 0.0)
         hist_year = fy_end_year(str(cap["historic_year"]), "capitation.historic_year", src)
+        if hist_year >= first_year:
+            raise SpecError(src, "capitation.historic_year", f"must be a year before the "
+                            f"contract's first year ({_fy(first_year)}): an outturn is spent, "
+                            f"not forecast; got {_fy(hist_year)}")
 
     inc = raw.get("incentive", {})
     _known(src, "incentive", inc, {"share_by_year", "mode", "quality_gate"})
@@ -397,21 +427,41 @@ def parse_contract(raw: dict, src: str = "contract") -> ContractTerms:
 def _contract_defaults(raw: dict) -> tuple[str, ...]:
     """What the contract pays by default where its file is silent, in plain words."""
     cap, rs, fin = raw.get("capitation", {}), raw.get("risk_share", {}), raw.get("finance", {})
-    out = []
-    if "method" not in cap:
-        out.append("no capitation method given: the capitation is the cost forecast")
-    if cap.get("method", "forecast") == "forecast" and "point" not in cap:
-        out.append("no capitation point given: the forecast's median (P50) is paid")
-    if "loss_bands" not in rs:
-        out.append("no risk-share bands given: the provider bears all of any overspend "
-                   "and keeps all of any underspend")
-    if "loss_cap" not in rs:
-        out.append("no loss cap given: the provider's losses are not capped")
-    if "discount_rate" not in fin:
-        out.append("no discount rate given: 3.5% a year (HM Treasury Green Book)")
-    if "inflation" not in fin:
-        out.append("no inflation given: 2% a year")
-    return tuple(out)
+    inc, ro = raw.get("incentive", {}), raw.get("reopener")
+    said = [
+        ("method" not in cap, "no capitation method given: the capitation is the cost forecast"),
+        (cap.get("method", "forecast") == "forecast" and "point" not in cap,
+         "no capitation point given: the forecast's median (P50) is paid"),
+        ("loss_bands" not in rs, "no risk-share bands given: the provider bears all of any "
+                                 "overspend and keeps all of any underspend"),
+        ("loss_cap" not in rs, "no loss cap given: the provider's losses are not capped"),
+        ("gain_cap" not in rs and ("loss_cap" not in rs or rs.get("symmetric") is False),
+         "no gain cap given: the provider's gains are not capped"),
+        ("share_by_year" not in inc, "no incentive shares given: nothing is at risk on the "
+                                     "outcome indicators"),
+        ("share_by_year" in inc and "mode" not in inc,
+         "no incentive mode given: the share at risk is withheld from the capitation and "
+         "earned back"),
+        ("share_by_year" in inc and "quality_gate" not in inc,
+         "no quality gate given: the provider keeps its share of a saving whatever the "
+         "indicators"),
+        ("provider_reserve" not in fin, "no provider reserve given: the reserve is taken as "
+                                        "the loss cap x the mean annual capitation, or none "
+                                        "without a cap"),
+        ("discount_rate" not in fin, "no discount rate given: 3.5% a year (HM Treasury Green "
+                                     "Book)"),
+        ("inflation" not in fin, "no inflation given: 2% a year"),
+        ("funders" not in raw, "no funders given: the local authority pays it all"),
+        ("indexation" not in raw, "no indexation given: the capitation schedule is fixed "
+                                  "when the contract is signed"),
+        (raw.get("basis") == "hybrid" and "hybrid" not in raw,
+         "no [hybrid] table given: a corridor of 3% and a marginal rate of 25%"),
+        (ro is not None and "factor" not in (ro or {}),
+         "no reopener factor given: 1 (the capitation re-based to the cost ratio as it is)"),
+        (ro is not None and "weights" not in (ro or {}),
+         "no reopener weights given: the year before the reopener alone"),
+    ]
+    return tuple(note for missing, note in said if missing)
 
 
 def _multi_year(src: str, raw: dict, length: int, inflation: float) -> dict:
@@ -438,12 +488,13 @@ def _reopener(src: str, raw, length: int) -> Reopener | None:
     year = int(_num(src, "reopener.year", raw["year"], 2, length, whole=True))
     ws = raw.get("weights", [1.0])
     if not isinstance(ws, list) or not 1 <= len(ws) <= year - 1:
-        raise SpecError(src, "reopener.weights", f"needs 1 to {year - 1} weights (the years "
-                        f"before year {year}, oldest first), got {shown(ws)}")
+        many = "1 weight (the year" if year == 2 else f"1 to {year - 1} weights (the years"
+        raise SpecError(src, "reopener.weights", f"needs {many} before year {year}, oldest "
+                        f"first), got {shown(ws)}")
     weights = tuple(_num(src, f"reopener.weights[{j}]", w, 0.0, 1.0) for j, w in enumerate(ws))
     if abs(sum(weights) - 1.0) > 1e-9:
         raise SpecError(src, "reopener.weights", f"must sum to 1, got {sum(weights):.4g}")
-    factor = _num(src, "reopener.factor", raw.get("factor", 1.0), 0.0, math.inf)
+    factor = _num(src, "reopener.factor", raw.get("factor", 1.0), -math.inf, math.inf)
     lo, hi = REOPENER_FACTOR
     if not lo <= factor <= hi:
         raise SpecError(src, "reopener.factor", f"must be between {lo:g} and {hi:g}, got "
