@@ -1129,9 +1129,12 @@ def _write_priced(target, priced, mechanisms: pl.DataFrame, terms, costs_line: s
                   extra_notes: list[tuple[str, str]] = (), spec=None) -> None:
     from cobic.contract.calculator import indicator_cost_note
     from cobic.contract.design import sustainability_warnings
+    from cobic.costs import cost_warnings
     from cobic.report.workbook import write_workbook
 
     warnings_ = sustainability_warnings(priced, terms)
+    if spec is not None:
+        warnings_ = cost_warnings(spec) + warnings_
     assumed = [f"{terms.source}: {a}" for a in terms.assumed]
     if spec is not None:
         assumed += [f"{spec.source}: {a}" for a in spec.assumed]
@@ -1236,6 +1239,7 @@ def settle(
     """Settle one contract year: the ledger with every step shown."""
     from cobic.contract import load_actuals, load_contract
     from cobic.contract import settle as settle_year
+    from cobic.contract.settlement import settlement_warnings
     from cobic.costs import load_cost_spec
 
     inputs = (_input(contract, "--contract"), _input(priced_dir, "--priced", "folder"),
@@ -1262,6 +1266,8 @@ def settle(
         pl.col("amount").map_elements(lambda v: f"{v:,.2f}", return_dtype=pl.String))
     out.print(_table(ledger.with_columns(amount=shown),
         f"Settlement, contract year {act.contract_year}"))
+    for w in settlement_warnings(terms, act, cap, exp_days):
+        out.print(f"[yellow]warning:[/] {w}")
     if target is not None:
         write_file(target, lambda p: ledger.write_csv(p), "settle")
         out.print(f"Ledger written to {out_file}")

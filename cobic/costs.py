@@ -37,6 +37,7 @@ from cobic.paths import models_dir
 from cobic.schemas import PROVIDERS, UnitCostSchema
 from cobic.specs import known as _known
 from cobic.specs import number, read_toml, shown, table, table_list, text
+from cobic.units import pounds
 
 __all__ = ["CostSpec", "DemandPaths", "CostPaths", "load_cost_spec", "load_unit_costs",
            "cost_per_year", "growth_paths", "LINES", "parse_cost_spec",
@@ -225,6 +226,9 @@ def parse_cost_spec(raw: dict, src: str = "cost set", codes: CodeSets | None = N
     codes = codes or default_codes()
     raw = _known(src, "", raw, _TOP)
     groups = (*codes.group_names, "all")
+    if raw.get("currency", "GBP") != "GBP":
+        raise SpecError(src, "currency", f"must be 'GBP' (cobic prices in pounds), got "
+                        f"{shown(raw['currency'])}")
     base = fy_end_year(raw.get("base_price_year", "2024-25"), "base_price_year", src)
     indexation = _indexation(src, raw.get("indexation", {"default": 0.0}), groups)
     per_month, events, cm_index = _case_management(src, raw.get("case_management", {}), base)
@@ -268,6 +272,29 @@ def _cost_defaults(raw: dict) -> tuple[str, ...]:
     """What the cost set assumes where its file is silent, in plain words."""
     return tuple(note for key, note in _COST_DEFAULTS
                  if key not in raw and not (key == "indexation" and "growth" in raw))
+
+
+WEEKLY_RATIO_LIMITS = (0.2, 5.0)  # a weekly cost this far from England's: a units slip?
+
+
+def cost_warnings(spec: CostSpec, reference: CostSpec | None = None) -> list[str]:
+    """Plain-English warnings that a cost set's weekly costs look like a slip of units: a
+    group at zero, or below a fifth or above five times ``reference`` (default: the shipped
+    England averages, ``models/costs/england_2024_25.toml``), both at their base price year."""
+    ref = reference or load_cost_spec(default_unit_costs_path())
+    out = []
+    for g, w in spec.weekly.items():
+        r = ref.weekly.get(g)
+        if r is None or r <= 0:
+            continue
+        if w <= 0:
+            out.append(f"{spec.name}: the weekly cost of {g} is {pounds(w)}: nothing is paid for "
+                       "its child-days.")
+        elif not WEEKLY_RATIO_LIMITS[0] <= w / r <= WEEKLY_RATIO_LIMITS[1]:
+            out.append(f"{spec.name}: the weekly cost of {g} is {pounds(w)}, {w / r:.2g} times "
+                       f"England's average ({pounds(r)}): check its units (pounds a week, not "
+                       "thousands, nor a year's cost).")
+    return out
 
 
 def _includes(src: str, raw, per_month: float, events: dict[str, float],

@@ -456,3 +456,26 @@ def test_a_growth_moving_average_coefficient_past_its_limit_is_refused():
         raw = tomllib.loads(src.replace(f"theta = {theta}", f"theta = {bad}"))
         with pytest.raises(SpecError, match=r"growth\.theta"):
             parse_cost_spec({**_raw(), "growth": raw["growth"]}, "edited")
+
+
+def test_a_cost_set_in_another_currency_is_refused():
+    raw = _raw()
+    parse_cost_spec({**raw, "currency": "GBP"}, "edited")
+    with pytest.raises(SpecError, match=r"key 'currency': must be 'GBP'.*got 'EUR'"):
+        parse_cost_spec({**raw, "currency": "EUR"}, "edited")
+
+
+def test_weekly_costs_far_from_englands_are_warned_as_unit_slips():
+    from cobic.costs import cost_warnings
+
+    shipped = load_cost_spec(default_unit_costs_path())
+    assert cost_warnings(shipped) == []
+    w = dict(shipped.weekly)
+    # a year's cost for a week (x52); thousands (/1000); nothing; 4.9x and 0.21x: no warning
+    w |= {"fostering": w["fostering"] * 52, "secure": w["secure"] / 1000, "residential": 0.0,
+          "supported": w["supported"] * 4.9, "other": w["other"] * 0.21}
+    said = cost_warnings(dataclasses.replace(shipped, weekly=w))
+    assert [x.split(" is ")[0].split(" of ")[-1] for x in said] == [
+        "fostering", "residential", "secure"]
+    assert "52 times England's average (£765)" in said[0]
+    assert "nothing is paid" in said[1] and "0.001 times" in said[2]

@@ -399,7 +399,7 @@ def test_two_paths_unearned_withhold_by_hand(mode):
 
 
 @pytest.mark.parametrize(("outturn", "share"), [(50.0, "45%"), (56.0, None), (215.0, None),
-                                                (230.0, "209%")])
+                                                (230.0, "209%"), (1.0, "under 1%")])
 def test_a_capitation_far_from_the_cost_is_warned_as_a_units_slip(outturn, share):
     # two paths costing 100 and 120 a year: expected cost 5 x 110 = 550; a historic outturn
     # with no indexation or efficiency pays it every year, 5 x outturn: the ratio is
@@ -417,7 +417,9 @@ def test_a_capitation_far_from_the_cost_is_warned_as_a_units_slip(outturn, share
         assert warned == []
     else:
         assert len(warned) == 1 and f"is {share} of the expected cost (£550)" in warned[0]
-        assert "A historic outturn is in pounds" in warned[0]
+        # too low: perhaps millions for pounds; too high: perhaps an extra zero
+        hint = "in pounds" if outturn < 110 else "an extra zero"
+        assert hint in warned[0] and ("extra zero" in warned[0]) == (outturn > 110)
 
 
 def test_losses_unbounded_are_warned_only_above_the_limit():
@@ -460,3 +462,15 @@ def test_refinement_halves_the_steps_of_every_knob_but_the_basis():
                        ("band_scale", {0.75, 1.5}), ("cap", {0.04, 0.075})):
         assert mids <= {round(g[knob], 6) for g in got}, knob
     assert {g["basis"] for g in got} == {"population"}
+
+
+def test_caps_and_band_edges_above_the_whole_payment_are_warned_as_percent_slips():
+    bands = (Band(0, 0.02, 1.0), Band(0.02, 8.0, 0.5), Band(8.0, math.inf, 0.2))
+    fine = (Band(0, 0.02, 1.0), Band(0.02, 1.0, 0.5), Band(1.0, math.inf, 0.2))
+    for rs, said in ((RiskShare(bands, fine, 5.0, 1.0), ["The loss cap is 500%",
+                                                        "A loss band ends at 800%"]),
+                     (RiskShare(fine, fine, 1.0, 1.0), [])):
+        terms = replace(two_path_terms(), risk_share=rs)
+        w = [x for x in sustainability_warnings(apply_terms(two_path_sim(), terms), terms)
+             if "fractions" in x]
+        assert [x.split(" of the")[0] for x in w] == said

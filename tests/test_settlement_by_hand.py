@@ -15,6 +15,7 @@ from cobic.contract.settlement import (
     load_actuals,
     multi_year_refusal,
     settle,
+    settlement_warnings,
 )
 from cobic.contract.terms import parse_contract
 from cobic.costs import DAYS_PER_MONTH, CostSpec
@@ -280,3 +281,21 @@ def test_a_placement_group_typo_in_the_actuals_is_named(tmp_path):
         load_actuals(p, _terms())
     assert e.value.key == "child_days.residentail" and str(p) in str(e.value)
     assert "'residentail' is not a placement group" in str(e.value)
+
+
+@pytest.mark.parametrize("cost, days, value, said", [
+    (1.0e6, 4015.0, 70.0, []),                                   # all in order
+    (64.1, 4015.0, 70.0, ["The actual cost (£64) is under 1% of the year's capitation"]),
+    (5.1e6, 4015.0, 70.0, ["The actual cost (£5.1m) is 510% of the year's capitation"]),
+    (1.0e6, 4015.0 * 6, 70.0, ["The child-days (24,090) are 6 times the 4,015 expected"]),
+    (1.0e6, 4015.0, 0.7, ["Indicator 'stable (%)' is 0.7, while its floor and target are "
+                          "60 and 80: a percentage is written 0-100 (70 for 70%)."]),
+])
+def test_actuals_that_look_like_a_slip_of_units_are_warned(cost, days, value, said):
+    # capitation GBP 1m for 4,015 expected child-days; a warning below a fifth or above five
+    # times either
+    terms = _terms(indicators=[STABLE])
+    act = _year(1, actual_cost=cost, child_days={"fostering": days},
+                indicators={"stable (%)": value})
+    got = settlement_warnings(terms, act, 1.0e6, 4015.0)
+    assert len(got) == len(said) and all(g.startswith(w) for g, w in zip(got, said, strict=True))

@@ -938,8 +938,24 @@ def sustainability_warnings(priced: Priced, terms: ContractTerms | None = None, 
     out = [_scale_warning(priced, terms), _margin_warning(m),
            _reserve_warning(priced, terms, m, breach_limit),
            _withhold_warning(priced, m, unearned_limit)]
-    out += _cap_warnings(terms.risk_share)
+    out += _cap_warnings(terms.risk_share) + _percent_warnings(terms.risk_share)
     return [w for w in out if w]
+
+
+def _percent_warnings(rs: RiskShare) -> list[str]:
+    """A cap or a band edge above 100% of the capitated payment: more often a percentage
+    written as a whole number (5 for 5%) than a term anyone means."""
+    out = []
+    for side, bands, cap in (("loss", rs.loss_bands, rs.loss_cap),
+                             ("gain", rs.gain_bands, rs.gain_cap)):
+        edges = [b.upper for b in bands if math.isfinite(b.upper) and b.upper > 1]
+        if cap is not None and cap > 1:
+            out.append(f"The {side} cap is {cap:.0%} of the capitated payment: caps are "
+                       f"fractions (0.05 for 5%).")
+        if edges:
+            out.append(f"A {side} band ends at {edges[0]:.0%} of the capitated payment: band "
+                       f"edges are fractions (0.08 for 8%).")
+    return out
 
 
 def _m(x: float) -> str:
@@ -956,9 +972,13 @@ def _scale_warning(priced: Priced, terms: ContractTerms) -> str | None:
     cost = float(np.asarray(priced.cost).sum(axis=-1).mean())
     if cost <= 0 or SCALE_LIMITS[0] <= cap / cost <= SCALE_LIMITS[1]:
         return None
-    hint = (" A historic outturn is in pounds (60,500,000 for £60.5m), not millions."
-            if terms.method == "historic" else "")
-    return (f"The capitation ({_m(cap)} over the contract) is {cap / cost:.0%} of the expected "
+    low = cap / cost < SCALE_LIMITS[0]
+    hint = ""
+    if terms.method == "historic":
+        hint = (" A historic outturn is in pounds (60,500,000 for £60.5m), not millions."
+                if low else " Check the historic outturn for an extra zero.")
+    share = "under 1%" if cap / cost < 0.01 else f"{cap / cost:.0%}"
+    return (f"The capitation ({_m(cap)} over the contract) is {share} of the expected "
             f"cost ({_m(cost)}): check the units of the inputs and that the cost set is this "
             f"area's.{hint}")
 

@@ -30,9 +30,11 @@ from cobic.contract.terms import ContractTerms, is_percent
 from cobic.costs import DAYS_PER_MONTH, CostSpec, year_factors
 from cobic.errors import SpecError
 from cobic.specs import integer, known, number, read_toml, table
-from cobic.units import pence
+from cobic.units import money_m, pence
 
-__all__ = ["Actuals", "load_actuals", "multi_year_refusal", "settle"]
+__all__ = ["Actuals", "load_actuals", "multi_year_refusal", "settle", "settlement_warnings"]
+
+SETTLE_RATIO_LIMITS = (0.2, 5.0)  # actual cost or child-days this far from the plan: units?
 
 
 @dataclass(frozen=True)
@@ -298,3 +300,30 @@ def settle(terms: ContractTerms, actual: Actuals, capitation: float, expected_da
         "amount": [float(r[1]) if r[0] in scores else round(float(r[1]), 2) for r in rows],
         "working": [r[2] for r in rows],
     })
+
+
+def settlement_warnings(terms: ContractTerms, actual: Actuals, capitation: float,
+                        expected_days: float) -> list[str]:
+    """Plain-English warnings that a year's actuals look like a slip of units: the actual cost
+    or the child-days below a fifth or above five times the year's capitation or expected
+    child-days, or an indicator written as a fraction where its floor and target are
+    percentages (0.1 for 10)."""
+    out = []
+    lo, hi = SETTLE_RATIO_LIMITS
+    if actual.actual_cost is not None and capitation > 0:
+        r = actual.actual_cost / capitation
+        if not lo <= r <= hi:
+            out.append(f"The actual cost ({money_m(actual.actual_cost)}) is "
+                       f"{'under 1%' if r < 0.01 else f'{r:.0%}'} of the year's capitation "
+                       f"({money_m(capitation)}): check its units (pounds, not millions).")
+    days = sum(actual.child_days.values())
+    if expected_days > 0 and not lo <= days / expected_days <= hi:
+        out.append(f"The child-days ({days:,.0f}) are {days / expected_days:.2g} times the "
+                   f"{expected_days:,.0f} expected: child-days are children x days in care.")
+    for ind in terms.indicators:
+        v = (actual.indicators or {}).get(ind.name)
+        if v is not None and 0 < v <= 1 < min(ind.floor, ind.target):
+            out.append(f"Indicator {ind.name!r} is {v:g}, while its floor and target are "
+                       f"{ind.floor:g} and {ind.target:g}: a percentage is written 0-100 "
+                       f"({v * 100:g} for {v:.0%}).")
+    return out
