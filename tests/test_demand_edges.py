@@ -239,3 +239,62 @@ def test_paths_table_numbers_each_path():
     t = p.paths_table().sort("path", "period")
     assert t["path"].to_list() == [0, 0, 1, 1, 2, 2]
     assert t["value"].to_list() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+# ---- from the mutation run of 3 December 2026 (later session) ----------------------------
+
+def _two_group_paths():
+    """One area, two paths, one year, two groups: stock 3 and 5, child-days 1,000 and 2,000."""
+    stock = np.array([[[[1.0, 2.0]], [[3.0, 4.0]]]])  # [area, path, period, group]
+    return Paths(model="hand", areas=("A",), origin=2025, periods=(2026,),
+                 groups=("fostering", "residential"), values=stock,
+                 extra={"child_days": stock * 1000.0})
+
+
+def test_the_measures_table_holds_each_measure_as_simulated():
+    t = _two_group_paths().measures_table()
+    for measure, scale in (("stock", 1.0), ("child_days", 1000.0)):
+        got = t.filter(pl.col("measure") == measure).sort("path", "placement_group")
+        # path by path: the total "all", fostering, residential
+        assert got["value"].to_list() == [scale * v for v in (3.0, 1.0, 2.0, 7.0, 3.0, 4.0)]
+
+
+def test_the_forecast_table_of_a_measure_summarises_that_measure():
+    p = _two_group_paths()
+    for measure, scale in (("stock", 1.0), ("child_days", 1000.0)):
+        t = p.forecast_table(measure).filter(pl.col("age_band") == "all").sort("placement_group")
+        # means over the two paths: all (3 + 7) / 2, fostering (1 + 3) / 2, residential 3
+        assert t["mean"].to_list() == [scale * 5.0, scale * 2.0, scale * 3.0]
+        assert p.total(measure)[0, :, 0].tolist() == [scale * 3.0, scale * 7.0]
+
+
+def test_a_measure_no_reader_knows_is_refused_when_written():
+    p = dataclasses.replace(_two_group_paths(), extra={"admissions": np.ones((1, 2, 1, 2))})
+    with pytest.raises(ValueError, match=r"measures \['admissions'\] are not in PATH_MEASURES"):
+        p.measures_table()
+
+
+@pytest.mark.parametrize("year", [2027.0, 2027.5, "2027", True])
+def test_a_scenario_year_must_be_a_whole_number(year):
+    from cobic.demand.scenarios import entry_step
+
+    with pytest.raises(ValueError, match="the year must be a whole number"):
+        entry_step(Scenario(), 0.1, year)
+    assert entry_step(Scenario(), 0.1, np.int64(2027)).entry_steps == ((2027, 0.1),)
+
+
+def test_only_the_microsimulation_forecasts_placement_groups():
+    from cobic.demand.base import Capabilities, capabilities
+
+    assert Capabilities().placement_groups is False  # a model must claim it
+    assert capabilities("stockflow").placement_groups is True
+    for series_model in ("naive", "drift", "ets"):
+        assert capabilities(series_model).placement_groups is False, series_model
+
+
+def test_a_backtest_result_is_read_only(tmp_path):
+    from cobic.demand.backtest import BacktestResult
+
+    r = BacktestResult(pl.DataFrame(schema=CASE_SCHEMA))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.cases = pl.DataFrame()
