@@ -91,8 +91,8 @@ def run_group(name: str, group: dict, cfg: dict, budget_min: float | None, fresh
         subprocess.run([bindir / "cr-filter-operators", session, conf], cwd=dest, check=True)
         _coverage_map(group, dest)
         carried = _carry_over(name, group, session)
-        print(f"{name}: {carried} mutants killed in an earlier session, on the same source, "
-              "carried over")
+        print(f"{name}: {carried} verdicts of an earlier session, on the same source, carried "
+              "over (kills, and survivors marked equivalent)")
     conf = dest / "cosmic-ray.toml"
     start = time.time()
     server, sock = _start_server(dest, float(cfg.get("timeout", 120.0)) / 2)
@@ -221,11 +221,38 @@ def save_results(name: str, group: dict) -> None:
         if el.exists() else None}, indent=0) + "\n")
 
 
+def _equivalent_diff(module: str, m, equivalent: list[dict]) -> str | None:
+    """The diff of mutant ``m`` of ``module`` (its source in the working tree) when it is
+    marked equivalent in ``equivalent.toml`` or lies in an annotation; None otherwise."""
+    import difflib
+
+    from cosmic_ray.mutating import mutate_code
+    from cosmic_ray.plugins import get_operator
+
+    source = (ROOT / module).read_text()
+    mutated = mutate_code(source, get_operator(m.operator_name)(), m.occurrence)
+    if mutated is None:
+        return None
+    diff = "\n".join(difflib.unified_diff(source.splitlines(), mutated.splitlines(),
+                                           f"a/{module}", f"b/{module}", lineterm=""))
+    old, new = _changed_lines(diff)
+    marked = any(e["module"] == module and e["old"] in old and e["new"] in new
+                 for e in equivalent)
+    if marked or _in_annotation(_annotation_spans(ROOT / module), *m.start_pos):
+        return diff
+    return None
+
+
 def _carry_over(name: str, group: dict, session: Path) -> int:
     """Mark as killed, in a new session, the mutants an earlier session killed in a function
-    whose source is unchanged (survivors are always run again, with today's tests)."""
+    whose source is unchanged; and as survived the survivors there that are marked
+    equivalent (no test can kill them). Other survivors are always run again, with today's
+    tests."""
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+    eq_path = HERE / "equivalent.toml"
+    equivalent = tomllib.loads(eq_path.read_text()).get("mutant", []) if eq_path.exists() else []
 
     path = _results_file(name)
     if not path.exists():
@@ -234,7 +261,7 @@ def _carry_over(name: str, group: dict, session: Path) -> int:
     n = 0
     with use_db(str(session), WorkDB.Mode.open) as db:
         done = {job for job, _ in db.results}
-        items = []
+        items, specs = [], {}
         for item in db.work_items:
             m = item.mutations[0]
             mod = os.path.relpath(m.module_path, WORK / name) if m.module_path.is_absolute() \
@@ -242,15 +269,27 @@ def _carry_over(name: str, group: dict, session: Path) -> int:
             items.append((item.job_id, {"module": mod, "line": m.start_pos[0],
                                         "operator": m.operator_name.removeprefix("core/"),
                                         "occurrence": m.occurrence}))
+            specs[item.job_id] = m
         keys = _verdict_keys([m for _, m in items], lambda mod: (ROOT / mod).read_text())
         for job, m in items:
             key = keys[(m["module"], m["operator"], m["occurrence"])]
-            if job in done or saved["verdicts"].get(key) != "killed":
+            verdict = saved["verdicts"].get(key)
+            if job in done or verdict not in ("killed", "survived"):
                 continue
-            db.set_result(job, WorkResult(
-                worker_outcome=WorkerOutcome.NORMAL, test_outcome=TestOutcome.KILLED,
-                output="killed in an earlier session, in the same function source", diff=""))
-            n += 1
+            if verdict == "killed":
+                db.set_result(job, WorkResult(
+                    worker_outcome=WorkerOutcome.NORMAL, test_outcome=TestOutcome.KILLED,
+                    output="killed in an earlier session, in the same function source",
+                    diff=""))
+                n += 1
+                continue
+            diff = _equivalent_diff(m["module"], specs[job], equivalent)
+            if diff is not None:
+                db.set_result(job, WorkResult(
+                    worker_outcome=WorkerOutcome.NORMAL, test_outcome=TestOutcome.SURVIVED,
+                    output="equivalent (mutation/equivalent.toml), survived in an earlier "
+                           "session in the same function source", diff=diff))
+                n += 1
     saved["carried"] = n
     saved["minutes_earlier"] = saved.get("minutes") or 0.0
     path.write_text(json.dumps(saved, indent=0) + "\n")

@@ -92,3 +92,21 @@ def test_the_rank_of_a_mutant_counts_within_its_function():
 
 def test_no_change_selects_nothing(tmp_path, monkeypatch):
     assert _selected(tmp_path, monkeypatch, SOURCE, {"9": ["t.py::x"]}) is None
+
+
+def test_only_survivors_marked_equivalent_are_carried_over(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    (tmp_path / "m.py").write_text("from __future__ import annotations\n\n\n"
+                                   "def h(x: int | None = None):\n    return 1 + 2\n")
+    monkeypatch.setattr(run, "ROOT", tmp_path)
+    add = SimpleNamespace(operator_name="core/ReplaceBinaryOperator_Add_Mul", occurrence=0,
+                          start_pos=(5, 11))
+    marked = [{"module": "m.py", "old": "return 1 + 2", "new": "1 * 2", "reason": "by hand"}]
+    diff = run._equivalent_diff("m.py", add, marked)
+    assert diff is not None and "-    return 1 + 2" in diff and "+    return 1 * 2" in diff
+    assert run._equivalent_diff("m.py", add, []) is None  # not marked: run it again
+    # a mutant inside an annotation needs no entry
+    ann = SimpleNamespace(operator_name="core/ReplaceBinaryOperator_BitOr_Add", occurrence=0,
+                          start_pos=(4, 9))
+    assert "int + None" in run._equivalent_diff("m.py", ann, [])
