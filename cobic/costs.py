@@ -593,9 +593,11 @@ class DemandPaths:
         want = list(range(first_year, first_year + length))
         missing = [y for y in want if y not in self.years]
         if missing:
+            fy = ", ".join(f"{y - 1}-{y % 100:02d}" for y in missing)
             raise ValueError(f"the forecast has no years {missing} (it covers "
-                             f"{self.years[0]}-{self.years[-1]}); forecast further ahead or "
-                             "start the contract earlier")
+                             f"{self.years[0]}-{self.years[-1]}): the contract's financial "
+                             f"years {fy} are beyond it; forecast further ahead (--horizon) "
+                             "or start the contract earlier (first_year)")
         idx = [self.years.index(y) for y in want]
 
         def take(a):

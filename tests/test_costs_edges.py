@@ -400,7 +400,8 @@ def test_a_high_cost_tail_needs_a_mean_whatever_its_rate():
 
 def test_a_window_past_the_forecast_names_its_last_year():
     d = DemandPaths.from_stock((2026, 2027, 2028), np.full((2, 3), 100.0))
-    with pytest.raises(ValueError, match=r"it covers 2026-2028\)"):
+    with pytest.raises(ValueError, match=r"it covers 2026-2028\): the contract's financial "
+                                         r"years 2028-29 are beyond it"):
         d.window(2027, 3)
 
 
