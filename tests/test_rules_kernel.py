@@ -93,8 +93,9 @@ def contracts(draw):
         "basis": draw(st.sampled_from(["population", "child_day", "hybrid"])),
         "hybrid": {"corridor": draw(st.floats(0, 0.2)),
                    "marginal_rate": draw(st.floats(0, 1))},
-        "capitation": {"method": draw(st.sampled_from(["forecast", "zero_based"])),
-                       "point": draw(st.floats(0.1, 0.9))},
+        "capitation": draw(st.one_of(  # a point applies to a forecast capitation only
+            st.builds(lambda p: {"method": "forecast", "point": p}, st.floats(0.1, 0.9)),
+            st.just({"method": "zero_based"}))),
         "incentive": inc, "risk_share": rs, "indicators": inds})
 
 
