@@ -855,7 +855,7 @@ def price(
                   _input(costs, "--costs"))
         if growth is not None:
             inputs += (_input(growth, "--growth"),)
-    target = check_output_folder(out_dir, inputs=inputs, force=force)
+    target = check_output_folder(out_dir, inputs=inputs, force=force, writes=PRICE_OUTPUTS)
     terms = load_contract(contract)
     if by_area:
         demand, spec, source = _area_demand_and_costs(area, panel, s251, terms, paths, seed)
@@ -938,7 +938,7 @@ def _price_lot(lot_file: Path, contract: Path, out_dir: Path, n_paths: int, seed
     lot_file = _input(lot_file, "--lot")
     files = load_lot(lot_file).files
     target = check_output_folder(out_dir, inputs=(lot_file, _input(contract, "--contract"),
-                                                  *files), force=force)
+                                                  *files), force=force, writes=LOT_OUTPUTS)
     terms = load_contract(contract)
     spec, lc, members = _lot_costs(lot_file, terms, n_paths, seed)
     priced = apply_terms(lc.combined, terms, None)
@@ -1122,6 +1122,12 @@ def _check_priced_terms(priced_dir: Path, terms, contract: Path) -> None:
         _stop(f"--priced {priced_dir} was priced under other terms than --contract {contract} "
               f"(compare {written} with it): settle with the contract it was priced with, or "
               "price again")
+
+
+# what cobic price writes in its --out folder (a lot adds its own three tables)
+PRICE_OUTPUTS = ("schedule.csv", "summary.csv", "risk.csv", "mechanisms.csv", "by_path_year.csv",
+                 "terms.toml", "contract.xlsx")
+LOT_OUTPUTS = (*PRICE_OUTPUTS, "lot.csv", "pooling.csv", "lot_members.csv")
 
 
 def _write_priced(target, priced, mechanisms: pl.DataFrame, terms, costs_line: str, source,

@@ -263,7 +263,13 @@ CASES = [
     # ---- outputs: nothing lost
     Case("price-out-user-folder", _with(PRICE, "--out", "mine"), "did not write"),
     Case("price-out-user-folder-force-collision", _with(PRICE, "--out", "mine") + ["--force"],
-         "not written by cobic", setup=lambda ws: (ws / "mine" / "schedule.csv").write_text("x")),
+         r"files of yours named as this command's outputs \(schedule.csv\)",
+         setup=lambda ws: (ws / "mine" / "schedule.csv").write_text("x")),
+    # every clash named at once, and without suggesting a --force that cannot help
+    Case("price-out-user-folder-collisions", _with(PRICE, "--out", "mine"),
+         r"\(contract.xlsx, summary.csv\)\. cobic never overwrites a file it did not write, "
+         r"even with --force", setup=lambda ws: [(ws / "mine" / n).write_text("x")
+                                                 for n in ("summary.csv", "contract.xlsx")]),
     Case("demo-out-user-folder", ["demo", "--out", "mine"], "did not write"),
     Case("demo-out-dot", ["demo", "--out", "."], "current folder"),
     Case("demo-out-dot-force", ["demo", "--out", ".", "--force"], "current folder"),

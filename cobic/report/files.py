@@ -225,11 +225,13 @@ def _protected(p: Path) -> str | None:
 
 
 def check_output_folder(path: Path | str, *, inputs: Iterable[Path | str | None] = (),
-                        force: bool = False, what: str = "--out") -> OutputFolder:
+                        force: bool = False, what: str = "--out",
+                        writes: Iterable[str] = ()) -> OutputFolder:
     """Check before any work that ``path`` can take a folder of outputs.
 
     A new or empty folder, or one holding only files cobic wrote there, is fine; a folder with
-    other files needs ``force`` (those files are left as they are).
+    other files needs ``force`` (those files are left as they are). Files of the user's named
+    as the command's outputs (``writes``) are refused even with ``force``, all named at once.
 
     Raises
     ------
@@ -248,15 +250,22 @@ def check_output_folder(path: Path | str, *, inputs: Iterable[Path | str | None]
     if p.is_dir():
         _check_manifest(p)
     if p.is_dir():
-        _check_foreign(p, path, what, force)
+        _check_foreign(p, path, what, force, tuple(writes))
     files = tuple(Path(os.path.realpath(_resolved(i))) for i in inputs if i is not None)
     return OutputFolder(p, force, files)
 
 
-def _check_foreign(p: Path, path: Path | str, what: str, force: bool) -> None:
+def _check_foreign(p: Path, path: Path | str, what: str, force: bool,
+                   writes: tuple[str, ...] = ()) -> None:
     """Refuse a folder holding files cobic did not write (unless ``force``: written beside
-    them) or cobic outputs edited since (always: the edits are the user's)."""
+    them) or cobic outputs edited since (always: the edits are the user's), and files of the
+    user's with the names the command writes (always: --force could not help)."""
     others = _foreign_files(p)
+    clash = [f for f in others if f in writes]
+    if clash:
+        raise OutputError(f"{what} {path} holds files of yours named as this command's outputs "
+                          f"({_shown(clash)}). cobic never overwrites a file it did not write, "
+                          "even with --force: move or rename them, or choose a new folder.")
     edited = [f for f in others if f.endswith(_EDITED)]
     if edited:
         raise OutputError(f"{what} {path} holds outputs cobic wrote that were changed since "
