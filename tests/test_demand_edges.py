@@ -298,3 +298,22 @@ def test_a_backtest_result_is_read_only(tmp_path):
     r = BacktestResult(pl.DataFrame(schema=CASE_SCHEMA))
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.cases = pl.DataFrame()
+
+
+def test_a_mix_shift_of_nothing_is_allowed_and_of_everything_too():
+    from cobic.demand.scenarios import mix
+
+    for share in (0.0, 1.0):
+        assert mix(Scenario(), "residential", "fostering", share).mix_shift == (
+            ("residential", "fostering", share),)
+    with pytest.raises(ValueError, match="between 0% and 100%"):
+        mix(Scenario(), "residential", "fostering", -0.01)
+
+
+def test_only_the_microsimulation_follows_children():
+    from cobic.demand.base import Capabilities, capabilities
+
+    assert Capabilities().child_level is False  # a model must claim it
+    assert capabilities("stockflow").child_level is True
+    for series_model in ("naive", "drift", "ets"):
+        assert capabilities(series_model).child_level is False, series_model

@@ -80,3 +80,22 @@ def test_no_indicators_score_nothing():
 
     out = indicator_scores((), np.zeros((3, 5, 0)), np.arange(5))
     assert out.shape == (3, 5, 0)
+
+
+def test_the_band_share_below_a_band_adds_nothing_from_it():
+    """A 1% overspend with bands of 100% to 2%, 50% to 8% and 20% beyond: the provider's
+    share is 1% (from the first band only); 5% is 2% + 0.5 x 3% = 3.5%."""
+    from cobic.contract.rules import band_share
+
+    bands = (Band(0.0, 0.02, 1.0), Band(0.02, 0.08, 0.5), Band(0.08, math.inf, 0.2))
+    np.testing.assert_allclose(band_share(np.array([0.01, 0.05, 0.0]), bands),
+                               [0.01, 0.035, 0.0], rtol=1e-12, atol=1e-15)
+
+
+def test_the_multi_year_mechanism_is_compared_only_when_asked():
+    from cobic.contract.mechanisms import payments
+
+    sim = two_path_sim()
+    priced = apply_terms(sim, two_path_terms())
+    assert "cobic_multi_year" not in payments(sim, priced)
+    assert "cobic_multi_year" in payments(sim, priced, multi_year=True)
