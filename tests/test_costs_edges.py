@@ -473,10 +473,54 @@ def test_weekly_costs_far_from_englands_are_warned_as_unit_slips():
     assert cost_warnings(shipped) == []
     w = dict(shipped.weekly)
     # a year's cost for a week (x52); thousands (/1000); nothing; 4.9x and 0.21x: no warning
+    # 5x and 0.2x exactly: no warning; 6x "other", after groups England pays nothing for
     w |= {"fostering": w["fostering"] * 52, "secure": w["secure"] / 1000, "residential": 0.0,
-          "supported": w["supported"] * 4.9, "other": w["other"] * 0.21}
+          "supported": w["supported"] * 5.0, "residential_school": w["residential_school"] * 0.2,
+          "other": w["other"] * 6}
     said = cost_warnings(dataclasses.replace(shipped, weekly=w))
     assert [x.split(" is ")[0].split(" of ")[-1] for x in said] == [
-        "fostering", "residential", "secure"]
+        "fostering", "residential", "secure", "other"]
     assert "52 times England's average (£765)" in said[0]
-    assert "nothing is paid" in said[1] and "0.001 times" in said[2]
+    assert "nothing is paid" in said[1] and "0.001 times" in said[2] and "6 times" in said[3]
+
+
+def test_the_defaults_said_follow_the_tables_left_out():
+    raw = _raw()
+    growth = tomllib.loads(default_growth_path().read_text())["growth"]
+    bare = {k: v for k, v in raw.items() if k not in ("indexation", "overheads")}
+    heads = [a.split(":")[0] for a in parse_cost_spec(bare, "edited").assumed]
+    assert heads == ["no indexation table", "no overheads table"]
+    # with a fitted growth the uplifts are not used: no indexation line, the others kept
+    heads = [a.split(":")[0] for a in parse_cost_spec({**bare, "growth": growth}, "e").assumed]
+    assert heads == ["no overheads table"]
+    fitted = with_growth(parse_cost_spec(bare, "edited"), *load_growth(default_growth_path()))
+    assert [a.split(":")[0] for a in fitted.assumed] == ["no overheads table"]
+
+
+@pytest.mark.parametrize("where, value", [(("placement", "weekly_cost"), -0.5),
+                                          (("indexation", "default"), -0.6)])
+def test_negative_weekly_costs_and_falls_past_half_are_refused(where, value):
+    raw = _raw()
+    table_, key = where
+    if table_ == "placement":
+        raw["placement"][0] = {**raw["placement"][0], key: value}
+    else:
+        raw[table_] = {**raw[table_], key: value}
+    with pytest.raises(SpecError, match=re.escape(key)):
+        parse_cost_spec(raw, "edited")
+
+
+def test_a_high_cost_tail_of_up_to_1000_placements_a_year():
+    raw = _raw()
+    raw["uncertainty"] = {**raw["uncertainty"], "high_cost_per_year": 1000.0,
+                          "high_cost_mean_weekly": 9000.0}
+    parse_cost_spec(raw, "edited")
+    raw["uncertainty"]["high_cost_per_year"] = 1000.5
+    with pytest.raises(SpecError, match="high_cost_per_year"):
+        parse_cost_spec(raw, "edited")
+
+
+def test_financial_years_from_2200_on_are_refused():
+    for bad in ("2201-02", "2250-51"):
+        with pytest.raises(SpecError, match="financial year such as 2024-25"):
+            fy_end_year(bad)
