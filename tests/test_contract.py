@@ -493,6 +493,18 @@ def test_defaults_for_tables_left_out_are_said(tmp_path):
     said = [a.split(":")[0] for a in load_contract(hist).assumed]
     assert "no capitation point given" not in said and "no capitation method given" not in said
     assert {"no incentive mode given", "no quality gate given"} <= set(said)
+    # a symmetric loss cap caps gains too; a reopener with weights; a basis without a corridor
+    rich = tmp_path / "rich.toml"
+    rich.write_text(bare.read_text().replace('basis = "population"', 'basis = "child_day"')
+                    + '[risk_share]\nloss_cap = 0.05\n'
+                    '[reopener]\nyear = 3\nweights = [0.5, 0.5]\n')
+    said = [a.split(":")[0] for a in load_contract(rich).assumed]
+    assert "no gain cap given" not in said and "no loss cap given" not in said
+    assert "no reopener weights given" not in said and "no reopener factor given" in said
+    assert "no [hybrid] table given" not in said
+    hybrid = tmp_path / "hybrid.toml"
+    hybrid.write_text(bare.read_text().replace('basis = "population"', 'basis = "hybrid"'))
+    assert "no [hybrid] table given" in [a.split(":")[0] for a in load_contract(hybrid).assumed]
     shipped = models_dir() / "costs" / "england_2024_25.toml"
     text = shipped.read_text()
     placements_only = tmp_path / "placements.toml"

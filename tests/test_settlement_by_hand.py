@@ -299,3 +299,27 @@ def test_actuals_that_look_like_a_slip_of_units_are_warned(cost, days, value, sa
                 indicators={"stable (%)": value})
     got = settlement_warnings(terms, act, 1.0e6, 4015.0)
     assert len(got) == len(said) and all(g.startswith(w) for g, w in zip(got, said, strict=True))
+
+
+def test_actuals_warnings_at_their_edges():
+    """Exactly five times or a fifth of the plan: no warning; a plan of nothing warns of
+    nothing (no division by zero); a floor of exactly 1 is no percentage; 0 is no fraction."""
+    terms = _terms(indicators=[STABLE])
+    for cost, days in ((5.0e6, 4015.0 * 5), (0.2e6, 4015.0 * 0.2)):
+        act = _year(1, actual_cost=cost, child_days={"fostering": days},
+                    indicators={"stable (%)": 70.0})
+        assert settlement_warnings(terms, act, 1.0e6, 4015.0) == []
+    act = _year(1, actual_cost=1.0, child_days={"fostering": 1.0},
+                indicators={"stable (%)": 0.0})
+    assert settlement_warnings(terms, act, 0.0, 0.0) == []
+    low = dict(STABLE, name="low", floor=1.0, target=3.0)
+    act = _year(1, actual_cost=1.0e6, indicators={"low": 0.5})
+    assert settlement_warnings(_terms(indicators=[low]), act, 1.0e6, 4015.0) == []
+    share = dict(STABLE, name="share", floor=0.2, target=0.5)  # an indicator of fractions
+    act = _year(1, actual_cost=1.0e6, indicators={"share": 0.3})
+    assert settlement_warnings(_terms(indicators=[share]), act, 1.0e6, 4015.0) == []
+    moves = dict(STABLE, name="moves", direction="lower", floor=12.0, target=8.0)
+    act = _year(1, actual_cost=1.0e6, indicators={"moves": -0.5})  # below 0: not a fraction
+    assert settlement_warnings(_terms(indicators=[moves]), act, 1.0e6, 4015.0) == []
+    act = _year(1, actual_cost=2.0e4)  # 2% of the capitation: shown as a percentage
+    assert "is 2% of the year's capitation" in settlement_warnings(terms, act, 1.0e6, 4015.0)[0]
