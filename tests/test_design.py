@@ -474,3 +474,18 @@ def test_caps_and_band_edges_above_the_whole_payment_are_warned_as_percent_slips
         w = [x for x in sustainability_warnings(apply_terms(two_path_sim(), terms), terms)
              if "fractions" in x]
         assert [x.split(" of the")[0] for x in w] == said
+
+
+def test_percent_slips_start_just_above_the_whole_payment_and_no_cost_warns_nothing():
+    one = (Band(0, 1.0, 1.0), Band(1.0, math.inf, 0.5))
+    above = (Band(0, 1.5, 1.0), Band(1.5, math.inf, 0.5))
+    for bands, n in ((one, 0), (above, 1)):
+        terms = replace(two_path_terms(), risk_share=RiskShare(bands, bands, None, None))
+        w = [x for x in sustainability_warnings(apply_terms(two_path_sim(), terms), terms)
+             if "band ends at" in x]
+        assert len(w) == 2 * n  # the loss and the gain side
+    # a simulation that costs nothing: no units warning (and no division by zero)
+    sim = two_path_sim()
+    free = replace(sim, cost=np.zeros_like(sim.cost), cost_expected_prices=np.zeros_like(sim.cost))
+    priced = apply_terms(free, two_path_terms())
+    assert not any("of the expected cost" in x for x in sustainability_warnings(priced))

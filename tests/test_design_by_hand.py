@@ -301,3 +301,28 @@ def test_the_zero_based_note_is_given_for_a_zero_based_capitation_only():
     for other in ({"method": "forecast", "point": 0.6},
                   {"method": "historic", "historic_outturn": 1e6, "historic_year": "2024-25"}):
         assert not any(n.startswith(said) for n in _notes(_base(capitation=other))), other
+
+
+@pytest.mark.parametrize("text, x, met", [("provider_margin_mean>0", -1.0, False),
+                                          ("provider_margin_mean>0", 0.0, False),
+                                          ("provider_margin_mean>0", 1.0, True),
+                                          ("provider_loss_prob<0.3", 0.3, False)])
+def test_strict_targets_by_hand(text, x, met):
+    assert parse_target(text).met(x) is met
+
+
+def test_space_limits_name_their_values():
+    base = _base()  # widest finite band edge 0.1: band scales up to 100
+    with pytest.raises(ValueError, match=r"above 0 and at most 100 \(band edges"):
+        _check_space(Space(band_scale=(100.5,)), base)
+    with pytest.raises(ValueError, match="Space.outturn_scale"):
+        _check_space(Space(outturn_scale=(0.0,)), base)
+
+
+def test_measures_are_read_only():
+    import dataclasses
+
+    from cobic.contract.design import MEASURES
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        next(iter(MEASURES.values())).kind = "money"
