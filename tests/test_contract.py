@@ -390,14 +390,21 @@ def test_settlement_with_withhold_and_gate():
     assert amount["net to provider"] == 10e6 - 1e6 + 0 + (-1e6)
 
 
-def test_cli_price_and_settle(tmp_path):
+def _demo_paths(tmp_path, horizon: int, n_paths: int):
+    """``cobic forecast --paths-out`` of the demo LA, in ``tmp_path``."""
     from cobic.paths import fixtures_dir
 
     paths = tmp_path / "paths.parquet"
     res = runner.invoke(app, ["forecast", "--episodes", str(fixtures_dir() / "synthetic_la"),
-                              "--horizon", "8", "--paths", "200", "--out",
+                              "--horizon", str(horizon), "--paths", str(n_paths), "--out",
                               str(tmp_path / "f.csv"), "--paths-out", str(paths)])
     assert res.exit_code == 0, res.output
+    return paths
+
+
+def test_cli_price_and_settle(tmp_path):
+
+    paths = _demo_paths(tmp_path, horizon=8, n_paths=200)
     out = tmp_path / "priced"
     res = runner.invoke(app, ["price", "--forecast", str(paths), "--contract",
                               str(CONTRACTS / "cobic_7yr.toml"), "--costs",
@@ -472,7 +479,6 @@ def test_defaults_for_tables_left_out_are_said(tmp_path):
     from openpyxl import load_workbook
 
     from cobic.costs import load_cost_spec
-    from cobic.paths import fixtures_dir
 
     bare = tmp_path / "bare.toml"
     bare.write_text('first_year = "2026-27"\nlength = 5\nbasis = "population"\n')
@@ -516,11 +522,7 @@ def test_defaults_for_tables_left_out_are_said(tmp_path):
     assert load_cost_spec(shipped).assumed == () and load_contract(
         CONTRACTS / "cobic_7yr.toml").assumed == ()
 
-    paths = tmp_path / "paths.parquet"
-    res = runner.invoke(app, ["forecast", "--episodes", str(fixtures_dir() / "synthetic_la"),
-                              "--horizon", "6", "--paths", "100", "--out",
-                              str(tmp_path / "f.csv"), "--paths-out", str(paths)])
-    assert res.exit_code == 0, res.output
+    paths = _demo_paths(tmp_path, horizon=6, n_paths=100)
     out = tmp_path / "priced"
     res = runner.invoke(app, ["price", "--forecast", str(paths), "--contract", str(bare),
                               "--costs", str(placements_only), "--out", str(out)])
