@@ -469,6 +469,7 @@ def test_caps_and_band_edges_above_the_whole_payment_are_warned_as_percent_slips
     fine = (Band(0, 0.02, 1.0), Band(0.02, 1.0, 0.5), Band(1.0, math.inf, 0.2))
     for rs, said in ((RiskShare(bands, fine, 5.0, 1.0), ["The loss cap is 500%",
                                                         "A loss band ends at 800%"]),
+                     (RiskShare(fine, fine, 1.0, 1.5), ["The gain cap is 150%"]),
                      (RiskShare(fine, fine, 1.0, 1.0), [])):
         terms = replace(two_path_terms(), risk_share=rs)
         w = [x for x in sustainability_warnings(apply_terms(two_path_sim(), terms), terms)

@@ -306,7 +306,9 @@ def test_the_zero_based_note_is_given_for_a_zero_based_capitation_only():
 @pytest.mark.parametrize("text, x, met", [("provider_margin_mean>0", -1.0, False),
                                           ("provider_margin_mean>0", 0.0, False),
                                           ("provider_margin_mean>0", 1.0, True),
-                                          ("provider_loss_prob<0.3", 0.3, False)])
+                                          ("provider_loss_prob<0.3", 0.3, False),
+                                          ("provider_margin_mean>=0", 1.0, True),
+                                          ("provider_margin_mean>=0", 0.0, True)])
 def test_strict_targets_by_hand(text, x, met):
     assert parse_target(text).met(x) is met
 
@@ -317,6 +319,8 @@ def test_space_limits_name_their_values():
         _check_space(Space(band_scale=(100.5,)), base)
     with pytest.raises(ValueError, match="Space.outturn_scale"):
         _check_space(Space(outturn_scale=(0.0,)), base)
+    with pytest.raises(ValueError, match="Space.at_risk"):
+        _check_space(Space(at_risk=(-0.5,)), base)
 
 
 def test_measures_are_read_only():
