@@ -224,6 +224,9 @@ def load_cost_spec(path: Path | str, codes: CodeSets | None = None) -> CostSpec:
 def parse_cost_spec(raw: dict, src: str = "cost set", codes: CodeSets | None = None) -> CostSpec:
     """A cost set from its parsed TOML (``src`` names it in errors); see :func:`load_cost_spec`."""
     codes = codes or default_codes()
+    if "first_year" in raw and "placement" not in raw:
+        raise SpecError(src, "first_year", "this looks like a contract (first_year, no "
+                        "[[placement]] rows), not a cost set: give it with --contract")
     raw = _known(src, "", raw, _TOP)
     groups = (*codes.group_names, "all")
     if raw.get("currency", "GBP") != "GBP":

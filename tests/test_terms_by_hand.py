@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -258,7 +260,8 @@ def test_symmetric_rules():
         "only with symmetric = false",
     )
     _refused(_raw(risk_share={"symmetric": "yes"}), "risk_share.symmetric", "true or false")
-    _refused(_raw(risk_share={"symmetric": False}), "risk_share.gain_bands", "non-empty list")
+    _refused(_raw(risk_share={"symmetric": False}), "risk_share.gain_bands",
+             "symmetric = false needs gain_bands")
 
 
 @pytest.mark.parametrize("cap", ["loss_cap", "gain_cap"])
@@ -681,3 +684,22 @@ def test_steps_go_from_worse_to_better_with_payouts_that_never_fall():
 def test_two_indicators_may_not_share_a_name():
     a = _ind(weight=0.5)
     _refused(_raw(indicators=[a, dict(a)]), "indicators[1].name", "also indicators[0]")
+
+
+def test_asymmetric_sharing_needs_its_gain_bands():
+    rs = {"symmetric": False, "loss_bands": [{"provider_share": 1.0}]}
+    _refused(_raw(risk_share=rs), "risk_share.gain_bands",
+             "symmetric = false needs gain_bands")
+    ok = parse_contract(_raw(risk_share=rs | {"gain_bands": [{"provider_share": 0.5}]}))
+    assert ok.risk_share.gain_bands[0].provider_share == 0.5
+
+
+def test_a_cost_set_given_as_a_contract_and_back_is_named_for_what_it_is():
+    from cobic.costs import default_unit_costs_path, load_cost_spec
+
+    costs = tomllib.loads(default_unit_costs_path().read_text())
+    with pytest.raises(SpecError, match="this looks like a cost set.*give it with --costs"):
+        parse_contract(costs, "c.toml")
+    contract = Path(__file__).resolve().parents[1] / "models" / "contracts" / "cobic_5yr.toml"
+    with pytest.raises(SpecError, match="this looks like a contract.*give it with --contract"):
+        load_cost_spec(contract)

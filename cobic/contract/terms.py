@@ -197,6 +197,9 @@ def _risk_share(src: str, key: str, rs) -> RiskShare:
                                                       "symmetric = false")
         gain = loss
     else:
+        if "gain_bands" not in rs:
+            raise SpecError(src, f"{key}.gain_bands", "symmetric = false needs gain_bands "
+                            "(the provider's shares of an underspend), or symmetric = true")
         gain = _bands(src, f"{key}.gain_bands", rs.get("gain_bands"))
     caps = {}
     for k in ("loss_cap", "gain_cap"):
@@ -327,6 +330,9 @@ def _point(src: str, point) -> float:
 
 def parse_contract(raw: dict, src: str = "contract") -> ContractTerms:
     """Validate a contract given as a dict (as read from TOML)."""
+    if "placement" in raw and "first_year" not in raw:
+        raise SpecError(src, "placement", "this looks like a cost set ([[placement]] rows, no "
+                        "first_year), not a contract: give it with --costs")
     _known(src, "", raw, _TOP)
     for req in ("first_year", "length", "basis"):
         if req not in raw:
